@@ -1,0 +1,93 @@
+"""`chat ask`: one question, one answer, streamed to a terminal or a pipe."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from chatcli.conversation import Conversation, Turn, finish_notice
+from chatcli.errors import ChatError, ExitCode, Interrupted
+from chatcli.inputs import compose_message, read_stdin, stdin_has_data
+from chatcli.render import PlainRenderer, Renderer, TerminalRenderer, is_terminal, notice, use_color
+
+
+@dataclass
+class AskOptions:
+    prompt: str
+    provider: str | None = None
+    model: str | None = None
+    system: str | None = None
+    as_json: bool = False
+    stream: bool = True
+    config: str | None = None
+
+
+def run_ask(opts: AskOptions, stdin: Any = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Run one question; return the exit code. Raises ChatError for failures before the call."""
+    from chatcli.config import load_config
+    from chatcli.providers import create_provider
+
+    stdin = stdin if stdin is not None else sys.stdin.buffer
+    out = out or sys.stdout
+    err = err or sys.stderr
+
+    cfg = load_config(opts.config)
+    pcfg = cfg.provider(opts.provider)
+    model = opts.model or pcfg.model
+    piped = read_stdin(stdin) if stdin_has_data(stdin) else None
+    text = compose_message(opts.prompt, piped)
+
+    provider = create_provider(pcfg, notify=lambda m: notice(m, err))
+    conv = Conversation(opts.system)
+    renderer: Renderer | None = None
+    if not opts.as_json:
+        renderer = TerminalRenderer(out, color=use_color(out)) if is_terminal(out) else PlainRenderer(out)
+
+    code: int = ExitCode.OK
+    failure: BaseException | None = None
+    try:
+        for event in conv.send(provider, model, text, stream=opts.stream):
+            if renderer is not None:
+                renderer.handle(event)
+    except (ChatError, KeyboardInterrupt) as e:
+        failure = e
+    finally:
+        if renderer is not None:
+            renderer.close()
+
+    turn = conv.last or Turn()
+    if failure is None:
+        found = finish_notice(turn.finish_reason)
+        if found:
+            message, failed = found
+            notice(f"{pcfg.name}: {message}", err)
+            if failed:
+                code = ExitCode.ERROR
+    if opts.as_json:
+        out.write(json.dumps(result_json(pcfg.name, model, turn, failure), ensure_ascii=False) + "\n")
+        out.flush()
+    if isinstance(failure, KeyboardInterrupt):
+        raise Interrupted() from None
+    if failure is not None:
+        raise failure  # the CLI's boundary prints it and picks the exit code
+    return code
+
+
+def result_json(provider: str, model: str, turn: Turn, failure: BaseException | None) -> dict[str, Any]:
+    """The --json object."""
+    data: dict[str, Any] = {
+        "provider": provider,
+        "model": model,
+        "content": turn.content,
+        "reasoning": turn.reasoning or None,
+        "tool_calls": [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in turn.tool_calls],
+        "usage": turn.usage.to_dict() if turn.usage else None,
+        "finish_reason": turn.finish_reason,
+    }
+    if isinstance(failure, ChatError):
+        data["error"] = {"type": type(failure).__name__, "message": failure.message, "exit_code": int(failure.exit_code)}
+    elif isinstance(failure, KeyboardInterrupt):
+        data["error"] = {"type": "Interrupted", "message": "interrupted", "exit_code": int(ExitCode.INTERRUPTED)}
+    return data

@@ -1,0 +1,133 @@
+"""`chat config ...` commands and `chat providers`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any, Optional, TextIO
+
+import typer
+
+from chatcli import config as cfgmod
+
+config_app = typer.Typer(
+    name="config",
+    help="Show and edit the configuration file.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+ConfigOption = Annotated[
+    Optional[str],
+    typer.Option("--config", metavar="PATH", help="Config file (default: $CHATCLI_CONFIG or the user config dir)."),
+]
+
+
+def config_arg(ctx: typer.Context, value: str | None) -> str | None:
+    """The --config given here, else one given to a parent command (e.g. `chat --config X config show`)."""
+    if value:
+        return value
+    node = ctx.parent
+    while node is not None:
+        inherited = node.params.get("config")
+        if isinstance(inherited, str) and inherited:
+            return inherited
+        node = node.parent
+    return None
+
+
+def _literal(value: Any) -> str:
+    """Strings raw, tables as TOML, everything else as a one-line JSON/TOML literal."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        import tomli_w
+
+        return tomli_w.dumps(value).rstrip("\n")
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+@config_app.command("path")
+def path_command(ctx: typer.Context, config: ConfigOption = None) -> None:
+    """Print the config file path in use (whether or not it exists)."""
+    typer.echo(str(cfgmod.config_path(config_arg(ctx, config))))
+
+
+@config_app.command("show")
+def show_command(ctx: typer.Context, config: ConfigOption = None) -> None:
+    """Print the effective configuration as TOML, secrets masked."""
+    import tomli_w
+
+    cfg = cfgmod.load_config(config_arg(ctx, config))
+    note = "" if cfg.exists else " (not found: built-in presets only)"
+    typer.echo(f"# {cfg.path}{note}\n")
+    typer.echo(tomli_w.dumps(cfgmod.effective_dict(cfg, mask=True)).rstrip("\n"))
+
+
+@config_app.command("init")
+def init_command(
+    ctx: typer.Context,
+    config: ConfigOption = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented starter config file."""
+    path = cfgmod.config_path(config_arg(ctx, config))
+    cfgmod.init_config(path, force=force)
+    typer.echo(f"wrote {path}")
+
+
+@config_app.command("get")
+def get_command(
+    ctx: typer.Context,
+    key: Annotated[str, typer.Argument(metavar="KEY", help="Dotted key, e.g. providers.qwen.model.")],
+    config: ConfigOption = None,
+) -> None:
+    """Print the effective value of a key (nothing if it is unset)."""
+    value = cfgmod.get_value(cfgmod.load_config(config_arg(ctx, config)), key)
+    if value is not None:
+        typer.echo(_literal(value))
+
+
+@config_app.command("set")
+def set_command(
+    ctx: typer.Context,
+    key: Annotated[str, typer.Argument(metavar="KEY", help="Dotted key, e.g. providers.qwen.model.")],
+    value: Annotated[str, typer.Argument(metavar="VALUE", help="A TOML value (true, 42, [\"a\"]) or a plain string.")],
+    config: ConfigOption = None,
+) -> None:
+    """Set a key in the config file (validated before it is written)."""
+    cfgmod.set_value(cfgmod.config_path(config_arg(ctx, config)), key, value)
+    last = key.rsplit(".", 1)[-1]
+    shown = cfgmod.mask_secret(value) if cfgmod.looks_secret(last) else value
+    typer.echo(f"set {key} = {shown}")
+
+
+def providers_command(config: ConfigOption = None) -> None:
+    """List the configured providers, their default model and API key status."""
+    cfg = cfgmod.load_config(config)
+    print_providers(cfg, sys.stdout, tty=sys.stdout.isatty())
+
+
+def print_providers(cfg: cfgmod.Config, out: TextIO, tty: bool) -> None:
+    """Write the provider table: Rich on a terminal, tab-separated lines otherwise."""
+    rows = [
+        (name, p.kind, p.base_url or "-", p.model, p.key_status(), name == cfg.default_provider)
+        for name, p in cfg.providers.items()
+    ]
+    if not tty:
+        out.write("name\tkind\tbase_url\tmodel\tkey\tdefault\n")
+        for *cells, default in rows:
+            out.write("\t".join([*cells, "*" if default else ""]) + "\n")
+        return
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    styles = {"set": "green", "missing": "red", "not needed": "dim", "command": "cyan"}
+    table = Table(caption="* default provider", caption_justify="left")
+    for column in ("name", "kind", "base URL", "model", "key"):
+        table.add_column(column, overflow="fold")
+    for name, kind, base_url, model, key, default in rows:
+        label = Text(f"{name} *", style="bold") if default else Text(name)
+        table.add_row(label, Text(kind), Text(base_url), Text(model), Text(key, style=styles.get(key, "")))
+    Console(file=out).print(table)

@@ -1,0 +1,108 @@
+"""Messages, tool calls, usage, requests and the typed events a provider yields."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+
+@dataclass
+class ToolCall:
+    """One complete function call requested by the model (arguments are raw JSON text)."""
+
+    id: str
+    name: str
+    arguments: str = ""
+
+    def to_api(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": "function",
+            "function": {"name": self.name, "arguments": self.arguments},
+        }
+
+
+@dataclass
+class Usage:
+    """Token counts as reported by the provider."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    cached_tokens: int | None = None
+    reasoning_tokens: int | None = None
+
+    def to_dict(self) -> dict[str, int]:
+        d = {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+        }
+        if self.cached_tokens is not None:
+            d["cached_tokens"] = self.cached_tokens
+        if self.reasoning_tokens is not None:
+            d["reasoning_tokens"] = self.reasoning_tokens
+        return d
+
+
+@dataclass
+class Message:
+    """One chat message in the provider-neutral form."""
+
+    role: str
+    content: str | list[dict[str, Any]] | None = ""
+    reasoning: str | None = None
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    tool_call_id: str | None = None
+    name: str | None = None
+
+    def to_api(self) -> dict[str, Any]:
+        """The OpenAI-style dict both SDKs accept; reasoning is never sent back."""
+        d: dict[str, Any] = {"role": self.role, "content": self.content}
+        if self.tool_calls:
+            d["tool_calls"] = [c.to_api() for c in self.tool_calls]
+        if self.tool_call_id is not None:
+            d["tool_call_id"] = self.tool_call_id
+        if self.name is not None:
+            d["name"] = self.name
+        return d
+
+
+@dataclass
+class ChatRequest:
+    """What a provider is asked to do in one call."""
+
+    messages: list[Message]
+    model: str
+    tools: list[dict[str, Any]] | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    extra_body: dict[str, Any] = field(default_factory=dict)
+    stream: bool = True
+
+
+@dataclass
+class TextDelta:
+    text: str
+
+
+@dataclass
+class ReasoningDelta:
+    text: str
+
+
+@dataclass
+class ToolCallEvent:
+    call: ToolCall
+
+
+@dataclass
+class UsageEvent:
+    usage: Usage
+
+
+@dataclass
+class Finish:
+    reason: str | None
+
+
+Event = Union[TextDelta, ReasoningDelta, ToolCallEvent, UsageEvent, Finish]

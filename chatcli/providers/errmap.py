@@ -1,0 +1,144 @@
+"""Classify a provider's error response into the project's error types, with one-line messages."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from chatcli.errors import (
+    AuthError,
+    BadRequestError,
+    ContentFilterError,
+    ModelNotFoundError,
+    NetworkError,
+    ProviderError,
+    QuotaError,
+    RateLimitError,
+    ServerError,
+)
+
+AUTH_CODES = {"invalid_api_key", "InvalidApiKey", "1000", "1001", "1002", "1003", "1004"}
+QUOTA_CODES = {"Arrearage", "1113", "1304", "1308", "insufficient_quota"}
+FILTER_CODES = {"data_inspection_failed", "DataInspectionFailed", "1301", "content_filter"}
+MODEL_CODES = {"model_not_found", "ModelNotFound", "1211"}
+RATE_CODES = {"limit_requests", "Throttling", "Throttling.RateQuota", "1302", "1303", "1305", "rate_limit_exceeded"}
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+MAX_MESSAGE = 300
+
+
+def parse_error_body(body: Any) -> dict[str, Any]:
+    """The error object from a JSON body, an SSE-framed body (`data: {...}`) or a native one."""
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    if isinstance(body, str):
+        text = body.strip()
+        for line in text.splitlines():
+            line = line.strip()
+            if line.startswith("data:"):
+                text = line[5:].strip()
+                break
+        try:
+            body = json.loads(text)
+        except ValueError:
+            return {"message": text} if text else {}
+    if not isinstance(body, Mapping):
+        return {}
+    inner = body.get("error", body)
+    if isinstance(inner, str):
+        return {"message": inner}
+    return dict(inner) if isinstance(inner, Mapping) else {}
+
+
+def one_line(text: str, limit: int = MAX_MESSAGE) -> str:
+    """Collapse whitespace and control characters; shorten to `limit` characters."""
+    text = _CONTROL.sub(" ", text).strip()
+    text = re.sub(r"\s{2,}", " ", text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def classify(
+    provider: str,
+    status: int | None,
+    error: Mapping[str, Any],
+    *,
+    headers: Mapping[str, str] | None = None,
+    key_env: str | None = None,
+    model: str = "",
+    secret: str | None = None,
+) -> ProviderError:
+    """The ProviderError for an HTTP status (None mid-stream) and the server's error object."""
+    code = error.get("code")
+    code = str(code) if code not in (None, "") else None
+    etype = error.get("type") if isinstance(error.get("type"), str) else None
+    server_msg = str(error.get("message") or "").strip()
+    if secret and len(secret) >= 4:
+        server_msg = server_msg.replace(secret, "****")
+    server_msg = one_line(server_msg)
+    keys = {code, etype}
+
+    retry_after = _retry_after(headers)
+    kw = dict(provider=provider, status=status, code=code, retry_after=retry_after)
+
+    if keys & AUTH_CODES or status in (401, 403):
+        what, cls = ("access denied" if status == 403 else "authentication failed"), AuthError
+        hint = f"; check {key_env}" if key_env else ""
+    elif keys & QUOTA_CODES:
+        what, cls, hint = "account in arrears or quota exhausted", QuotaError, ""
+    elif keys & FILTER_CODES:
+        what, cls, hint = "refused by the provider's content filter", ContentFilterError, ""
+    elif keys & MODEL_CODES or status == 404:
+        what, cls, hint = f"model '{model}' not found", ModelNotFoundError, ""
+    elif status == 429 or keys & RATE_CODES:
+        what, cls, hint = "rate limited", RateLimitError, ""
+    elif status is not None and status >= 500:
+        what, cls, hint = "server error", ServerError, ""
+    elif status is None:
+        what, cls, hint = "error during the answer", ProviderError, ""
+    else:
+        what, cls, hint = "request rejected", BadRequestError, ""
+
+    tag = ", ".join(x for x in (f"HTTP {status}" if status else None, code) if x)
+    msg = f"{provider}: {what}" + (f" ({tag})" if tag else "") + (f": {server_msg}" if server_msg else "") + hint
+    return cls(msg, **kw)
+
+
+def network_error(provider: str, base_url: str | None, exc: BaseException, *, mid_stream: bool) -> NetworkError:
+    """A NetworkError for a transport failure; mid-stream failures are not retried."""
+    timed_out = "timeout" in type(exc).__name__.lower() or "timed out" in str(exc).lower()
+    if mid_stream:
+        what = "the answer stopped: " + ("read timed out" if timed_out else "connection lost mid-stream")
+    elif timed_out:
+        what = f"request to {base_url} timed out"
+    else:
+        reason = _root_reason(exc)
+        what = f"cannot connect to {base_url}" + (f": {reason}" if reason else "")
+    err = NetworkError(f"{provider}: {what}", provider=provider)
+    if mid_stream:
+        err.retryable = False
+    return err
+
+
+def _root_reason(exc: BaseException) -> str:
+    """The innermost cause's text, which names the real problem (refused, DNS...)."""
+    seen = exc
+    while seen.__cause__ is not None or seen.__context__ is not None:
+        seen = seen.__cause__ or seen.__context__  # type: ignore[assignment]
+    text = one_line(str(seen), 160)
+    if text in ("Connection error.", ""):
+        return ""
+    return re.sub(r"^\[Errno -?\d+\]\s*", "", text)
+
+
+def _retry_after(headers: Mapping[str, str] | None) -> float | None:
+    if not headers:
+        return None
+    value = headers.get("retry-after") or headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None

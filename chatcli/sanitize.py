@@ -1,0 +1,48 @@
+"""Strip terminal control sequences from untrusted (model) text, chunk by chunk."""
+
+from __future__ import annotations
+
+import re
+
+# CSI, OSC (BEL or ST terminated), DCS/SOS/PM/APC strings, two-byte escapes, lone C0/C1 controls.
+_SEQUENCE = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)"
+    r"|\x1b[PX^_][^\x1b]*\x1b\\"
+    r"|\x1b[ -/]*[0-~]"
+    r"|\r\n"
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"
+)
+# What may still become a complete sequence when more text arrives.
+_PARTIAL = re.compile(r"\x1b(?:\[[0-?]*[ -/]*|\][^\x07\x1b]*\x1b?|[PX^_][^\x1b]*\x1b?|[ -/]*)\Z|\r\Z")
+MAX_HELD = 4096
+
+
+def _replace(match: re.Match[str]) -> str:
+    return "\n" if match.group() == "\r\n" else ""
+
+
+def strip_controls(text: str) -> str:
+    """Text without escape sequences or control characters other than newline and tab."""
+    return _SEQUENCE.sub(_replace, text)
+
+
+class Sanitizer:
+    """Streaming `strip_controls`: holds back a sequence split across chunks."""
+
+    def __init__(self) -> None:
+        self._held = ""
+
+    def feed(self, text: str) -> str:
+        """The safe part of the text seen so far that was not returned yet."""
+        text = self._held + text
+        self._held = ""
+        cut = max(text.rfind("\x1b"), text.rfind("\r"))
+        if cut >= 0 and len(text) - cut <= MAX_HELD and _PARTIAL.match(text, cut):
+            text, self._held = text[:cut], text[cut:]
+        return strip_controls(text)
+
+    def flush(self) -> str:
+        """Whatever is held back, made safe."""
+        text, self._held = self._held, ""
+        return strip_controls(text)
