@@ -55,8 +55,8 @@ def ask(
     """Ask one question and print the answer; piped stdin is added as context."""
     from chatcli.ask import AskOptions, run_ask
 
-    code = run_ask(
-        AskOptions(
+    try:
+        code = run_ask(AskOptions(
             prompt=" ".join(prompt or []).strip(),
             provider=provider,
             model=model,
@@ -64,8 +64,9 @@ def ask(
             as_json=as_json,
             stream=not no_stream,
             config=config_arg(ctx, config),
-        )
-    )
+        ))
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly, like SIGPIPE would
+        raise typer.Exit(141) from None
     if code:
         raise typer.Exit(int(code))
 

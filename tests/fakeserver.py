@@ -117,12 +117,12 @@ class _Conn:
                 self.fake._wait_gate(step.event)
             elif isinstance(step, _Pause):
                 self.fake._stopping.wait(step.seconds)
+            elif self.fake._stopping.is_set():
+                return self.abort()
             else:
                 assert isinstance(step, bytes)
                 w.write(b"%x\r\n%s\r\n" % (len(step), step))
                 w.flush()
-            if self.fake._stopping.is_set():
-                return self.abort()
         w.write(b"0\r\n\r\n")
         w.flush()
 

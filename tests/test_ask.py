@@ -368,3 +368,12 @@ def test_help_imports_no_heavy_module(chat):
     imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
     heavy = {"openai", "zhipuai", "prompt_toolkit", "rich.markdown", "httpx", "httpx2", "pydantic"}
     assert not heavy & imported
+
+
+def test_reader_closing_the_pipe_stops_quietly(chat, server):
+    server.queue(fs.dashscope_text([f"line {i}\n" for i in range(100000)]))
+    proc = subprocess.run(
+        f'"{sys.executable}" -m chatcli ask hi | head -c 10 >/dev/null; exit "${{PIPESTATUS[0]}}"',
+        shell=True, executable="/bin/bash", env=chat.env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 141
+    assert proc.stderr == ""

@@ -267,14 +267,15 @@ def test_gated_stream_waits_for_gate(srv: FakeServer, oai: openai.OpenAI) -> Non
 
 
 def test_stop_releases_gates_and_hangs_quickly() -> None:
-    gate, results = threading.Event(), []
+    gate, first, results = threading.Event(), threading.Event(), []
     srv = FakeServer().start()
     srv.queue(gated(dashscope_text(["a"]), 1, gate), hang())
     client = make_oai(srv)
 
     def consume() -> None:
         try:
-            list(client.chat.completions.create(model="q", messages=MSGS, stream=True))
+            for _ in client.chat.completions.create(model="q", messages=MSGS, stream=True):
+                first.set()
         except openai.APIConnectionError as e:
             results.append(type(e))
 
@@ -282,6 +283,7 @@ def test_stop_releases_gates_and_hangs_quickly() -> None:
     for t in threads:
         t.start()
     srv.wait_requests(2)
+    assert first.wait(2)  # the gated reply has sent its first event and is at the gate
     t0 = time.monotonic()
     srv.stop()
     for t in threads:
