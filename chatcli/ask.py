@@ -10,6 +10,7 @@ from typing import Any, TextIO
 from chatcli.conversation import Conversation, Turn, finish_notice
 from chatcli.errors import ChatError, ExitCode, Interrupted
 from chatcli.inputs import compose_message, read_stdin, stdin_has_data
+from chatcli.messages import Notice, ToolCall
 from chatcli.render import PlainRenderer, Renderer, TerminalRenderer, is_terminal, notice, use_color
 
 
@@ -21,6 +22,7 @@ class AskOptions:
     system: str | None = None
     as_json: bool = False
     stream: bool = True
+    tools: bool = True
     config: str | None = None
 
 
@@ -40,17 +42,25 @@ def run_ask(opts: AskOptions, stdin: Any = None, out: TextIO | None = None, err:
     text = compose_message(opts.prompt, piped)
 
     provider = create_provider(pcfg, notify=lambda m: notice(m, err))
+    tools = None
+    if opts.tools and cfg.tools.enabled:
+        from chatcli.tools.builtins import builtin_registry
+
+        tools = builtin_registry(cfg.tools)
     conv = Conversation(opts.system)
     renderer: Renderer | None = None
     if not opts.as_json:
-        renderer = TerminalRenderer(out, color=use_color(out)) if is_terminal(out) else PlainRenderer(out)
+        renderer = TerminalRenderer(out, color=use_color(out)) if is_terminal(out) else PlainRenderer(out, err)
 
     code: int = ExitCode.OK
     failure: BaseException | None = None
     try:
-        for event in conv.send(provider, model, text, stream=opts.stream):
+        for event in conv.send(provider, model, text, tools=tools, max_rounds=cfg.tools.max_rounds,
+                               stream=opts.stream):
             if renderer is not None:
                 renderer.handle(event)
+            elif isinstance(event, Notice):
+                notice(event.text, err)
     except (ChatError, KeyboardInterrupt) as e:
         failure = e
     finally:
@@ -82,12 +92,22 @@ def result_json(provider: str, model: str, turn: Turn, failure: BaseException | 
         "model": model,
         "content": turn.content,
         "reasoning": turn.reasoning or None,
-        "tool_calls": [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in turn.tool_calls],
+        "tool_calls": [_call_json(c, turn) for c in turn.tool_calls],
         "usage": turn.usage.to_dict() if turn.usage else None,
         "finish_reason": turn.finish_reason,
+        "tool_rounds": turn.rounds,
     }
     if isinstance(failure, ChatError):
         data["error"] = {"type": type(failure).__name__, "message": failure.message, "exit_code": int(failure.exit_code)}
     elif isinstance(failure, KeyboardInterrupt):
         data["error"] = {"type": "Interrupted", "message": "interrupted", "exit_code": int(ExitCode.INTERRUPTED)}
+    return data
+
+
+def _call_json(call: ToolCall, turn: Turn) -> dict[str, Any]:
+    """A tool call with its result, if it ran."""
+    data: dict[str, Any] = {"id": call.id, "name": call.name, "arguments": call.arguments}
+    for result in turn.tool_results:
+        if result.call is call:
+            data.update(result=result.content, ok=result.ok, seconds=round(result.seconds, 3))
     return data

@@ -50,6 +50,7 @@ def ask(
     system: Optional[str] = typer.Option(None, "-s", "--system", help="System prompt."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object with the whole result."),
     no_stream: bool = typer.Option(False, "--no-stream", help="Wait for the whole answer instead of streaming."),
+    no_tools: bool = typer.Option(False, "--no-tools", help="Offer the model no local tools."),
     config: Optional[str] = ConfigOpt,
 ) -> None:
     """Ask one question and print the answer; piped stdin is added as context."""
@@ -63,6 +64,7 @@ def ask(
             system=system,
             as_json=as_json,
             stream=not no_stream,
+            tools=not no_tools,
             config=config_arg(ctx, config),
         ))
     except BrokenPipeError:  # the reader went away (`| head`): stop quietly, like SIGPIPE would
@@ -75,6 +77,14 @@ def ask(
 def providers_cmd(ctx: typer.Context, config: Optional[str] = ConfigOpt) -> None:
     """List the configured providers, their models and whether their keys are set."""
     providers_command(config_arg(ctx, config))
+
+
+@app.command("tools")
+def tools_cmd(ctx: typer.Context, config: Optional[str] = ConfigOpt) -> None:
+    """List the local tools the model may call, with their parameters."""
+    from chatcli.tools.listing import print_tools
+
+    print_tools(config_arg(ctx, config))
 
 
 app.add_typer(config_app, name="config", help="Show or change the configuration file.")

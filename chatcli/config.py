@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from chatcli.errors import AuthError, ConfigError
+from chatcli.tools.weather import WeatherSettings
 
 PROVIDER_KINDS = ("openai", "zhipu")
 DEFAULT_PROVIDER = "qwen"
@@ -94,12 +95,13 @@ _table = _is(lambda v: isinstance(v, dict), "must be a table")
 _str_list = _is(lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), "must be a list of strings")
 _positive = _is(lambda v: type(v) in (int, float) and v > 0, "must be a number > 0")
 _kind = _is(lambda v: v in PROVIDER_KINDS, f"must be one of: {', '.join(PROVIDER_KINDS)}")
+_pos_int = _is(lambda v: type(v) is int and v > 0, "must be a whole number > 0")
 
 # Known keys. Adding a top-level setting is one line here plus a field on Config.
 _TOP_KEYS: dict[str, _Check] = {
     "default_provider": _nonempty,
     "providers": _table,
-    "tools": _table,  # reserved for the tools issue; kept raw
+    "tools": _table,
     "context": _table,  # reserved for the context issue; kept raw
 }
 _PROVIDER_KEYS: dict[str, _Check] = {
@@ -113,6 +115,8 @@ _PROVIDER_KEYS: dict[str, _Check] = {
     "extra_body": _table,
     "timeout": _positive,
 }
+_TOOLS_KEYS: dict[str, _Check] = {"enabled": _bool, "max_rounds": _pos_int, "timeout": _positive, "weather": _table}
+_WEATHER_KEYS: dict[str, _Check] = {"geocoding_url": _nonempty, "forecast_url": _nonempty, "timeout": _positive}
 _REQUIRED = ("kind", "base_url", "model")
 _STRING_CHECKS = (_string, _nonempty)
 
@@ -164,6 +168,16 @@ class ProviderConfig:
 
 
 @dataclass
+class ToolsConfig:
+    """[tools]: whether the model may call local tools, and their limits."""
+
+    enabled: bool = True
+    max_rounds: int = 8
+    timeout: float = 30.0
+    weather: WeatherSettings = field(default_factory=WeatherSettings)
+
+
+@dataclass
 class Config:
     """The effective configuration: the file (if any) laid over the presets."""
 
@@ -171,7 +185,7 @@ class Config:
     exists: bool
     default_provider: str
     providers: dict[str, ProviderConfig]
-    tools: dict = field(default_factory=dict)
+    tools: ToolsConfig = field(default_factory=ToolsConfig)
     context: dict = field(default_factory=dict)
 
     def provider(self, name: str | None = None) -> ProviderConfig:
@@ -279,8 +293,18 @@ def _build(raw: dict, path: Path, text: str | None, exists: bool) -> Config:
     default = raw.get("default_provider", DEFAULT_PROVIDER)
     if default not in providers:
         raise fail(("default_provider",), f"default_provider {default!r} names no provider (known: {', '.join(providers)})")
-    extras = {k: copy.deepcopy(v) for k, v in raw.items() if k not in ("default_provider", "providers")}
-    return Config(path=path, exists=exists, default_provider=default, providers=providers, **extras)
+    extras = {k: copy.deepcopy(v) for k, v in raw.items() if k not in ("default_provider", "providers", "tools")}
+    tools = _tools(raw.get("tools", {}), fail)
+    return Config(path=path, exists=exists, default_provider=default, providers=providers, tools=tools, **extras)
+
+
+def _tools(table: dict, fail) -> ToolsConfig:
+    """Validate [tools] and [tools.weather]."""
+    _check_keys(table, _TOOLS_KEYS, ("tools",), fail)
+    weather = table.get("weather", {})
+    _check_keys(weather, _WEATHER_KEYS, ("tools", "weather"), fail)
+    fields = {k: v for k, v in table.items() if k != "weather"}
+    return ToolsConfig(**fields, weather=WeatherSettings(**weather))
 
 
 def _check_keys(table: dict, known: dict[str, _Check], where: tuple[str, ...], fail) -> None:

@@ -1,7 +1,8 @@
-"""Conversation history and the turn engine. No terminal I/O here."""
+"""Conversation history and the turn engine (model calls, the tool loop). No terminal I/O here."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -12,16 +13,19 @@ from chatcli.messages import (
     Event,
     Finish,
     Message,
+    Notice,
     ReasoningDelta,
     TextDelta,
     ToolCall,
     ToolCallEvent,
+    ToolResult,
     Usage,
     UsageEvent,
 )
 
 if TYPE_CHECKING:
     from chatcli.providers.base import Provider
+    from chatcli.tools import ToolRegistry
 
 # Finish reasons other than stop/tool_calls: (notice, whether the turn failed).
 FINISH_NOTICES: dict[str, tuple[str, bool]] = {
@@ -45,13 +49,15 @@ def finish_notice(reason: str | None) -> tuple[str, bool] | None:
 
 @dataclass
 class Turn:
-    """What one model call produced, kept even when it fails or is interrupted."""
+    """What one user turn produced over all its model calls, kept even when it fails or is interrupted."""
 
     content: str = ""
     reasoning: str = ""
     tool_calls: list[ToolCall] = field(default_factory=list)
+    tool_results: list[ToolResult] = field(default_factory=list)
     usage: Usage | None = None
     finish_reason: str | None = None
+    rounds: int = 0
     interrupted: bool = False
     error: ChatError | None = None
 
@@ -62,8 +68,10 @@ class Turn:
             self.reasoning += event.text
         elif isinstance(event, ToolCallEvent):
             self.tool_calls.append(event.call)
+        elif isinstance(event, ToolResult):
+            self.tool_results.append(event)
         elif isinstance(event, UsageEvent):
-            self.usage = event.usage
+            self.usage = event.usage if self.usage is None else self.usage + event.usage
         elif isinstance(event, Finish):
             self.finish_reason = event.reason
 
@@ -81,25 +89,73 @@ class Conversation:
         model: str,
         text: str,
         *,
+        tools: ToolRegistry | None = None,
+        max_rounds: int = 8,
         stream: bool = True,
         options: dict[str, Any] | None = None,
     ) -> Iterator[Event]:
-        """Append the user's message, call the model, yield its events, and record the answer."""
+        """Append the user's message, then call the model (running its tool calls) until it answers."""
         self.messages.append(Message("user", text))
         turn = self.last = Turn()
-        request = ChatRequest(messages=list(self.messages), model=model, stream=stream, options=options or {})
         try:
-            for event in provider.stream(request):
-                turn.add(event)
-                yield event
+            while True:
+                calls = yield from self._model_call(provider, model, tools, stream, options or {}, turn)
+                if not calls:
+                    return
+                if turn.rounds >= max_rounds:
+                    self._answer_unrun(calls, f"not run: the limit of {max_rounds} tool rounds was reached")
+                    yield Notice(f"stopped after {max_rounds} rounds of tool calls (tools.max_rounds); "
+                                 "the model kept asking for more")
+                    return
+                turn.rounds += 1
+                yield from self._run_tools(tools, calls, turn)  # type: ignore[arg-type]
         except KeyboardInterrupt:
             turn.interrupted = True
             raise
         except ChatError as err:
             turn.error = err
             raise
+
+    def _model_call(self, provider: Provider, model: str, tools: ToolRegistry | None, stream: bool,
+                    options: dict[str, Any], turn: Turn) -> Iterator[Event]:
+        """One request; records the assistant message (even a partial one). Returns its tool calls."""
+        request = ChatRequest(messages=list(self.messages), model=model, stream=stream, options=options,
+                              tools=tools.schemas() if tools else None)
+        content, calls = "", []
+        separate = bool(turn.content) and not turn.content.endswith("\n")
+        try:
+            for event in provider.stream(request):
+                if isinstance(event, TextDelta):
+                    if separate:  # text before a tool call, then the answer: keep them apart
+                        separate = False
+                        turn.add(TextDelta("\n\n"))
+                        yield TextDelta("\n\n")
+                    content += event.text
+                elif isinstance(event, ToolCallEvent):
+                    calls.append(event.call)
+                turn.add(event)
+                yield event
         finally:
-            if turn.content or turn.tool_calls:
-                self.messages.append(
-                    Message("assistant", turn.content, reasoning=turn.reasoning or None, tool_calls=turn.tool_calls)
-                )
+            if tools is None:
+                calls = []  # none were offered: never leave unanswered calls in the history
+            if content or calls:
+                self.messages.append(Message("assistant", content, reasoning=None, tool_calls=calls))
+        return calls
+
+    def _run_tools(self, tools: ToolRegistry, calls: list[ToolCall], turn: Turn) -> Iterator[Event]:
+        """Run one round of calls; every call gets a tool message, in the order the model made them."""
+        done: dict[int, ToolResult] = {}
+        try:
+            for result in tools.run_all(calls):
+                done[id(result.call)] = result
+                turn.add(result)
+                yield result
+        finally:
+            for call in calls:
+                result = done.get(id(call))
+                content = result.content if result else json.dumps({"error": "interrupted before it finished"})
+                self.messages.append(Message("tool", content, tool_call_id=call.id, name=call.name))
+
+    def _answer_unrun(self, calls: list[ToolCall], reason: str) -> None:
+        for call in calls:
+            self.messages.append(Message("tool", json.dumps({"error": reason}), tool_call_id=call.id, name=call.name))

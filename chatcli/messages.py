@@ -32,6 +32,18 @@ class Usage:
     cached_tokens: int | None = None
     reasoning_tokens: int | None = None
 
+    def __add__(self, other: Usage) -> Usage:
+        def both(a: int | None, b: int | None) -> int | None:
+            return None if a is None and b is None else (a or 0) + (b or 0)
+
+        return Usage(
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+            self.total_tokens + other.total_tokens,
+            both(self.cached_tokens, other.cached_tokens),
+            both(self.reasoning_tokens, other.reasoning_tokens),
+        )
+
     def to_dict(self) -> dict[str, int]:
         d = {
             "prompt_tokens": self.prompt_tokens,
@@ -105,4 +117,21 @@ class Finish:
     reason: str | None
 
 
-Event = Union[TextDelta, ReasoningDelta, ToolCallEvent, UsageEvent, Finish]
+@dataclass
+class ToolResult:
+    """A local tool call has finished (content is the JSON text sent back to the model)."""
+
+    call: ToolCall
+    content: str
+    ok: bool
+    seconds: float
+
+
+@dataclass
+class Notice:
+    """Something the user should be told, outside the answer text."""
+
+    text: str
+
+
+Event = Union[TextDelta, ReasoningDelta, ToolCallEvent, UsageEvent, Finish, ToolResult, Notice]

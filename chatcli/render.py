@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Protocol, TextIO
 
-from chatcli.messages import Event, ReasoningDelta, TextDelta
+from chatcli.messages import Event, Notice, ReasoningDelta, TextDelta, ToolResult
 from chatcli.sanitize import Sanitizer, strip_controls
 
 DIM, RESET = "\x1b[2m", "\x1b[0m"
@@ -30,17 +31,43 @@ class Renderer(Protocol):
     def close(self) -> None: ...
 
 
-class PlainRenderer:
-    """The model's text exactly as it streams (control sequences removed); nothing else."""
+def tool_line(result: ToolResult, width: int = 100) -> str:
+    """One line about a finished tool call: name, arguments, a short result, duration."""
+    try:
+        args = json.loads(result.call.arguments or "{}")
+        shown = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in args.items())
+    except (ValueError, AttributeError):
+        shown = result.call.arguments
+    try:
+        data = json.loads(result.content)
+        brief = f"error: {data['error']}" if isinstance(data, dict) and "error" in data else \
+            json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    except (ValueError, TypeError):
+        brief = result.content
+    line = f"⚙ {result.call.name}({shown}) → {brief}"
+    line = strip_controls(" ".join(line.split()))
+    if len(line) > width - 10:
+        line = line[: width - 11] + "…"
+    return f"{line} ({result.seconds:.1f} s)"
 
-    def __init__(self, out: TextIO) -> None:
+
+class PlainRenderer:
+    """The model's text exactly as it streams (control sequences removed); decoration only on stderr."""
+
+    def __init__(self, out: TextIO, err: TextIO | None = None) -> None:
         self.out = out
+        self.err = err
+        self.progress = err is not None and is_terminal(err)
         self.text = Sanitizer()
 
     def handle(self, event: Event) -> None:
         if isinstance(event, TextDelta):
             self.out.write(self.text.feed(event.text))
             self.out.flush()
+        elif isinstance(event, ToolResult) and self.progress:
+            notice(tool_line(event), self.err, prefix="")  # type: ignore[arg-type]
+        elif isinstance(event, Notice) and self.err is not None:
+            notice(event.text, self.err)
 
     def close(self) -> None:
         self.out.write(self.text.flush())
@@ -76,6 +103,19 @@ class TerminalRenderer:
             if self.in_reasoning:
                 self._end_reasoning()
             self._write(self.text.feed(event.text))
+        elif isinstance(event, ToolResult):
+            self._line(tool_line(event))
+        elif isinstance(event, Notice):
+            self._line(f"chat: {event.text}")
+
+    def _line(self, text: str) -> None:
+        """A dim line of its own, between pieces of the answer."""
+        if self.in_reasoning:
+            self._end_reasoning()
+        self._write(self.text.flush())
+        if not self.at_line_start:
+            self._write("\n")
+        self._write(f"{DIM}{text}{RESET}\n" if self.color else f"{text}\n")
 
     def _end_reasoning(self) -> None:
         self._write(self.thinking.flush())
@@ -92,9 +132,9 @@ class TerminalRenderer:
             self._write("\n")
 
 
-def notice(message: str, err: TextIO) -> None:
+def notice(message: str, err: TextIO, prefix: str = "chat: ") -> None:
     """One line on stderr, dim on a terminal."""
-    line = f"chat: {strip_controls(message)}"
+    line = f"{prefix}{strip_controls(message)}"
     if use_color(err):
         line = f"{DIM}{line}{RESET}"
     err.write(line + "\n")

@@ -66,6 +66,11 @@ kind = "openai"
 base_url = "{base_url}/v1"
 model = "llama-test"
 api_key_env = ""
+
+[tools.weather]  # never the real service from tests
+geocoding_url = "{base_url}/v1/search"
+forecast_url = "{base_url}/v1/forecast"
+timeout = 2
 """,
         encoding="utf-8",
     )

@@ -1,22 +1,15 @@
 """Loopback HTTP server that plays scripted DashScope / Zhipu chat replies to the real SDKs.
 
-Usage::
-
-    with FakeServer() as srv:
-        srv.queue(dashscope_text(["Hel", "lo"]))
-        client = OpenAI(base_url=srv.url + "/compatible-mode/v1", api_key="k", max_retries=0)
-        ...
-        assert srv.requests[0].json["model"] == "qwen-plus"
-
-Every POST to a path ending in ``/chat/completions`` pops the next queued reply. A chat reply
-renders as SSE (chunked transfer encoding, one HTTP chunk per event) when the request has
-``"stream": true`` and as one ``chat.completion`` JSON body otherwise. The stream wrappers
-(``cut``, ``gated``, ``slow``, ``midstream_error``) only change streaming answers.
+Every POST to a path ending in ``/chat/completions`` pops the next queued reply. A chat reply is
+sent as SSE (chunked transfer encoding, one HTTP chunk per event) when the request has
+``"stream": true``, else as one ``chat.completion`` JSON body. The stream wrappers (cut, gated,
+slow, midstream_error) change only streaming answers.
 """
 from __future__ import annotations
 
 import itertools
 import json
+import contextlib
 import socket
 import threading
 import time
@@ -24,19 +17,22 @@ import traceback
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Sequence
 from urllib.parse import parse_qs, urlsplit
 
 Call = tuple[str, str, str]  # (id, name, arguments_json)
+Headers = dict[str, str] | None
+# A stream step is bytes (one SSE event = one HTTP chunk), a float (pause, seconds),
+# a threading.Event (gate: wait for it or for server stop) or _CUT (drop the connection).
+Step = bytes | float | threading.Event | object
+_CUT = object()
 _DONE = b"data: [DONE]\n\n"
-_CUT = object()  # stream step: drop the connection here
 _ids = itertools.count(1)
 
 
 @dataclass
 class RecordedRequest:
     """One request as the server received it (header names lower-cased)."""
-
     method: str
     path: str
     headers: dict[str, str]
@@ -49,6 +45,9 @@ class RecordedRequest:
         except ValueError:
             self.json = None
 
+    def _get(self, key: str) -> Any:
+        return self.json.get(key) if isinstance(self.json, dict) else None
+
     @property
     def query(self) -> dict[str, list[str]]:
         """The parsed query string."""
@@ -57,29 +56,19 @@ class RecordedRequest:
     @property
     def stream(self) -> bool:
         """True when the JSON body asks for a streamed answer."""
-        return isinstance(self.json, dict) and self.json.get("stream") is True
+        return self._get("stream") is True
 
     @property
     def include_usage(self) -> bool:
         """True when the body has stream_options.include_usage true."""
-        opts = self.json.get("stream_options") if isinstance(self.json, dict) else None
+        opts = self._get("stream_options")
         return isinstance(opts, dict) and opts.get("include_usage") is True
 
     @property
     def model(self) -> str:
         """The requested model (echoed back in replies)."""
-        model = self.json.get("model") if isinstance(self.json, dict) else None
+        model = self._get("model")
         return model if isinstance(model, str) else "fake-model"
-
-
-@dataclass
-class _Gate:
-    event: threading.Event
-
-
-@dataclass
-class _Pause:
-    seconds: float
 
 
 def _dumps(obj: Any) -> bytes:
@@ -93,38 +82,33 @@ def _sse(obj: Any) -> bytes:
 class _Conn:
     """What a Reply writes through: the request handler plus the server's stop signal."""
 
-    def __init__(self, handler: "_Handler", fake: "FakeServer") -> None:
+    def __init__(self, handler: _Handler, fake: FakeServer) -> None:
         self.h, self.fake, self.started = handler, fake, False
 
-    def send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+    def send(self, status: int, body: bytes, headers: Headers = None) -> None:
         """Send a complete response with Content-Length."""
         hdrs = {"Content-Type": "application/json", **(headers or {})}
         if not any(k.lower() == "content-length" for k in hdrs):
             hdrs["Content-Length"] = str(len(body))
         self._head(status, hdrs)
         self.h.wfile.write(body)
-        self.h.wfile.flush()
 
-    def stream(self, steps: Iterable[object], status: int = 200) -> None:
-        """Send steps as a chunked text/event-stream; one HTTP chunk per event."""
-        self._head(status, {"Content-Type": "text/event-stream; charset=utf-8",
-                            "Cache-Control": "no-cache", "Transfer-Encoding": "chunked"})
-        w = self.h.wfile
+    def stream(self, steps: list[Step]) -> None:
+        """Send steps as a chunked text/event-stream, flushing every event."""
+        self._head(200, {"Content-Type": "text/event-stream; charset=utf-8",
+                         "Cache-Control": "no-cache", "Transfer-Encoding": "chunked"})
         for step in steps:
             if step is _CUT:
                 return self.abort()
-            if isinstance(step, _Gate):
-                self.fake._wait_gate(step.event)
-            elif isinstance(step, _Pause):
-                self.fake._stopping.wait(step.seconds)
+            if isinstance(step, threading.Event):
+                self.fake._wait_gate(step)
+            elif isinstance(step, float):
+                self.fake._stopping.wait(step)
             elif self.fake._stopping.is_set():
                 return self.abort()
             else:
-                assert isinstance(step, bytes)
-                w.write(b"%x\r\n%s\r\n" % (len(step), step))
-                w.flush()
-        w.write(b"0\r\n\r\n")
-        w.flush()
+                self.h.wfile.write(b"%x\r\n%s\r\n" % (len(step), step))  # type: ignore[arg-type]
+        self.h.wfile.write(b"0\r\n\r\n")
 
     def hang(self) -> None:
         """Send nothing until the server stops, then drop the connection."""
@@ -134,11 +118,8 @@ class _Conn:
     def abort(self) -> None:
         """Close the connection at once (FIN), whatever has been sent so far."""
         self.h.close_connection = True
-        try:
-            self.h.wfile.flush()
+        with contextlib.suppress(OSError):
             self.h.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
     def _head(self, status: int, headers: dict[str, str]) -> None:
         self.started = True
@@ -146,17 +127,11 @@ class _Conn:
         for k, v in headers.items():
             self.h.send_header(k, v)
         self.h.end_headers()
-        self.h.wfile.flush()
 
 
 class Reply:
-    """A scripted response that writes itself for the recorded request."""
+    """A scripted response; writes itself for the recorded request."""
 
-    def write(self, conn: _Conn, req: RecordedRequest) -> None:
-        raise NotImplementedError
-
-
-class _FnReply(Reply):
     def __init__(self, fn: Callable[[_Conn, RecordedRequest], None]) -> None:
         self.fn = fn
 
@@ -167,7 +142,7 @@ class _FnReply(Reply):
 class StreamReply(Reply):
     """A chat reply: SSE steps when the request streams, else one chat.completion body."""
 
-    def steps(self, req: RecordedRequest) -> list[object]:
+    def steps(self, req: RecordedRequest) -> list[Step]:
         raise NotImplementedError
 
     def completion(self, req: RecordedRequest) -> dict[str, Any]:
@@ -183,7 +158,6 @@ class StreamReply(Reply):
 @dataclass
 class ChatScript(StreamReply):
     """One scripted assistant turn in DashScope or Zhipu wire style."""
-
     flavor: str  # "dashscope" | "zhipu"
     text: Sequence[str] = ()
     reasoning: Sequence[str] = ()
@@ -212,7 +186,7 @@ class ChatScript(StreamReply):
         """The chat.completion.chunk objects of the stream, without [DONE]."""
         return self._dashscope(req) if self.flavor == "dashscope" else self._zhipu(req)
 
-    def steps(self, req: RecordedRequest) -> list[object]:
+    def steps(self, req: RecordedRequest) -> list[Step]:
         return [_sse(c) for c in self.chunks(req)] + [_DONE]
 
     def completion(self, req: RecordedRequest) -> dict[str, Any]:
@@ -222,10 +196,9 @@ class ChatScript(StreamReply):
         if self.calls:
             msg["content"] = msg["content"] or None
             msg["tool_calls"] = [self._call(i, c) for i, c in enumerate(self.calls)]
-        body = self._base(req, "chat.completion")
-        body["choices"] = [{"index": 0, "message": msg, "finish_reason": self.finish}]
-        body["usage"] = self.usage_dict()
-        return {**body, **self._zhipu_extras()}
+        choice = {"index": 0, "message": msg, "finish_reason": self.finish}
+        return {**self._base(req, "chat.completion"), "choices": [choice],
+                "usage": self.usage_dict(), **self._extras()}
 
     def _base(self, req: RecordedRequest, obj: str = "chat.completion.chunk") -> dict[str, Any]:
         return {"id": self.id, "object": obj, "created": int(time.time()), "model": req.model}
@@ -233,7 +206,7 @@ class ChatScript(StreamReply):
     def _chunk(self, req: RecordedRequest, delta: dict[str, Any], finish: str | None = None,
                **top: Any) -> dict[str, Any]:
         choice: dict[str, Any] = {"index": 0, "delta": delta}
-        if finish is not None or self.flavor == "dashscope":
+        if finish is not None or self.flavor == "dashscope":  # Zhipu omits it until the end
             choice["finish_reason"] = finish
         return {**self._base(req), "choices": [choice], **top}
 
@@ -241,23 +214,8 @@ class ChatScript(StreamReply):
         out = {"id": call[0], "type": "function", "function": {"name": call[1], "arguments": call[2]}}
         return {**out, "index": i} if self.flavor == "zhipu" else out
 
-    def _dashscope(self, req: RecordedRequest) -> list[dict[str, Any]]:
-        out = [self._chunk(req, {"role": "assistant", "content": ""})]
-        out += [self._chunk(req, {"content": None, "reasoning_content": r}) for r in self.reasoning]
-        out += [self._chunk(req, {"content": t}) for t in self.text]
-        for i, (cid, name, args) in enumerate(self.calls):
-            first = {"index": i, "id": cid, "type": "function", "function": {"name": name, "arguments": ""}}
-            out.append(self._chunk(req, {"content": None, "tool_calls": [first]}))
-            n = max(1, self.fragment_size)
-            for frag in (args[k:k + n] for k in range(0, len(args), n)):
-                later = {"index": i, "id": "", "type": "function", "function": {"arguments": frag}}
-                out.append(self._chunk(req, {"content": None, "tool_calls": [later]}))
-        out.append(self._chunk(req, {} if self.calls else {"content": ""}, self.finish))
-        if req.include_usage:
-            out.append({**self._base(req), "choices": [], "usage": self.usage_dict()})
-        return out
-
-    def _zhipu_extras(self) -> dict[str, Any]:
+    def _extras(self) -> dict[str, Any]:
+        """Zhipu's top-level web_search / content_filter fields."""
         extras: dict[str, Any] = {}
         if self.web_search is not None:
             extras["web_search"] = self.web_search
@@ -265,23 +223,39 @@ class ChatScript(StreamReply):
             extras["content_filter"] = self.content_filter or [{"role": "assistant", "level": 1}]
         return extras
 
+    def _dashscope(self, req: RecordedRequest) -> list[dict[str, Any]]:
+        out = [self._chunk(req, {"role": "assistant", "content": ""})]
+        out += [self._chunk(req, {"content": None, "reasoning_content": r}) for r in self.reasoning]
+        out += [self._chunk(req, {"content": t}) for t in self.text]
+        n = max(1, self.fragment_size)
+        for i, (cid, name, args) in enumerate(self.calls):
+            first = {"index": i, "id": cid, "type": "function", "function": {"name": name, "arguments": ""}}
+            out.append(self._chunk(req, {"content": None, "tool_calls": [first]}))
+            for k in range(0, len(args), n):
+                later = {"index": i, "id": "", "type": "function", "function": {"arguments": args[k:k + n]}}
+                out.append(self._chunk(req, {"content": None, "tool_calls": [later]}))
+        out.append(self._chunk(req, {} if self.calls else {"content": ""}, self.finish))
+        if req.include_usage:
+            out.append({**self._base(req), "choices": [], "usage": self.usage_dict()})
+        return out
+
     def _zhipu(self, req: RecordedRequest) -> list[dict[str, Any]]:
         role = {"role": "assistant"}
         out = [self._chunk(req, {**role, "reasoning_content": r}) for r in self.reasoning]
         out += [self._chunk(req, {**role, "content": t}) for t in self.text]
         out += [self._chunk(req, {**role, "tool_calls": [self._call(i, c)]})
                 for i, c in enumerate(self.calls)]
+        extras = self._extras()
         finish_top = {"usage": self.usage_dict()}
-        if self.content_filter is not None or self.finish == "sensitive":
-            finish_top["content_filter"] = self._zhipu_extras()["content_filter"]
+        if "content_filter" in extras:
+            finish_top["content_filter"] = extras["content_filter"]
         if self.same_chunk_finish and self.calls:
-            last = out[-1]
-            last["choices"][0]["finish_reason"] = self.finish
-            last.update(finish_top)
+            out[-1]["choices"][0]["finish_reason"] = self.finish
+            out[-1].update(finish_top)
         else:
             out.append(self._chunk(req, {**role, "content": ""}, self.finish, **finish_top))
-        if self.web_search is not None:
-            out[0]["web_search"] = self.web_search
+        if "web_search" in extras:
+            out[0]["web_search"] = extras["web_search"]
         return out
 
 
@@ -304,16 +278,14 @@ def zhipu_text(chunks: Sequence[str], *, reasoning: Sequence[str] = (), finish: 
 
 
 def dashscope_tool_calls(calls: Sequence[Call], *, text_before: str = "", fragment_size: int = 5,
-                         usage: tuple[int, int] = (10, 5),
-                         reasoning: Sequence[str] = ()) -> ChatScript:
+                         usage: tuple[int, int] = (10, 5), reasoning: Sequence[str] = ()) -> ChatScript:
     """DashScope tool calls: id+name first, then "id": "" deltas with argument fragments."""
     return ChatScript("dashscope", [text_before] if text_before else (), reasoning, calls,
                       "tool_calls", usage, fragment_size=fragment_size)
 
 
 def zhipu_tool_calls(calls: Sequence[Call], *, text_before: str = "", same_chunk_finish: bool = False,
-                     usage: tuple[int, int] = (10, 5),
-                     reasoning: Sequence[str] = ()) -> ChatScript:
+                     usage: tuple[int, int] = (10, 5), reasoning: Sequence[str] = ()) -> ChatScript:
     """Zhipu tool calls: each call whole in one chunk; optionally finish on the last call chunk."""
     return ChatScript("zhipu", [text_before] if text_before else (), reasoning, calls,
                       "tool_calls", usage, same_chunk_finish=same_chunk_finish)
@@ -322,24 +294,18 @@ def zhipu_tool_calls(calls: Sequence[Call], *, text_before: str = "", same_chunk
 class _Wrapped(StreamReply):
     """A chat reply whose streamed steps are rewritten; non-streaming requests pass through."""
 
-    def __init__(self, inner: StreamReply, fn: Callable[[list[object]], list[object]]) -> None:
-        self.inner, self.fn = inner, fn
+    def __init__(self, inner: StreamReply, rewrite: Callable[[list[Step]], list[Step]]) -> None:
+        self.inner, self.rewrite = inner, rewrite
 
-    def steps(self, req: RecordedRequest) -> list[object]:
-        return self.fn(self.inner.steps(req))
+    def steps(self, req: RecordedRequest) -> list[Step]:
+        return self.rewrite(self.inner.steps(req))
 
     def completion(self, req: RecordedRequest) -> dict[str, Any]:
         return self.inner.completion(req)
 
-    def write(self, conn: _Conn, req: RecordedRequest) -> None:
-        if req.stream:
-            conn.stream(self.steps(req))
-        else:
-            self.inner.write(conn, req)
 
-
-def _split(steps: list[object], after: int) -> tuple[list[object], list[object]]:
-    """Split steps after the first `after` events (pauses/gates travel with what follows)."""
+def _split(steps: list[Step], after: int) -> tuple[list[Step], list[Step]]:
+    """Split steps after the first `after` events (pauses travel with the event they precede)."""
     sent = 0
     for i, step in enumerate(steps):
         if sent >= after:
@@ -350,67 +316,65 @@ def _split(steps: list[object], after: int) -> tuple[list[object], list[object]]
 
 def cut(reply: StreamReply, after: int) -> StreamReply:
     """Send the first `after` events, then drop the connection without the final chunk."""
-    return _Wrapped(reply, lambda s: _split(s, after)[0] + [_CUT])
+    return _Wrapped(reply, lambda steps: _split(steps, after)[0] + [_CUT])
 
 
 def gated(reply: StreamReply, after: int, gate: threading.Event) -> StreamReply:
-    """Send `after` events, wait for `gate` (or server stop), then send the rest."""
-    return _Wrapped(reply, lambda s: (lambda h, t: h + [_Gate(gate)] + t)(*_split(s, after)))
+    """Send `after` events, wait for `gate` (set by the test, or by server stop), then the rest."""
+    def rewrite(steps: list[Step]) -> list[Step]:
+        head, tail = _split(steps, after)
+        return head + [gate] + tail
+    return _Wrapped(reply, rewrite)
 
 
 def slow(reply: StreamReply, seconds_per_event: float) -> StreamReply:
     """Pause `seconds_per_event` before every event."""
-    return _Wrapped(reply, lambda s: [x for st in s for x in
-                                      ([_Pause(seconds_per_event), st] if isinstance(st, bytes) else [st])])
+    pause = float(seconds_per_event)
+    return _Wrapped(reply, lambda steps: [x for s in steps
+                                          for x in ((pause, s) if isinstance(s, bytes) else (s,))])
 
 
-DATA_INSPECTION_FAILED = {"error": {
-    "message": "Output data may contain inappropriate content.", "type": "data_inspection_failed",
-    "param": None, "code": "data_inspection_failed"}}
+DATA_INSPECTION_FAILED = {"error": {"message": "Output data may contain inappropriate content.",
+                                    "type": "data_inspection_failed", "param": None,
+                                    "code": "data_inspection_failed"}}
 
 
 def midstream_error(reply: StreamReply, after: int,
                     error_body: dict[str, Any] = DATA_INSPECTION_FAILED) -> StreamReply:
     """Send `after` events, then `data: {"error": ...}`, then end the stream cleanly (no [DONE])."""
     body = error_body if set(error_body) == {"error"} else {"error": error_body}
-    return _Wrapped(reply, lambda s: _split(s, after)[0] + [_sse(body)])
+    return _Wrapped(reply, lambda steps: _split(steps, after)[0] + [_sse(body)])
 
 
-def raw(status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> Reply:
-    """Any response with a Content-Length body."""
-    return _FnReply(lambda conn, req: conn.send(status, body, headers))
+def raw(status: int, body: bytes = b"", headers: Headers = None) -> Reply:
+    """Any response with a Content-Length body (Content-Type defaults to application/json)."""
+    return Reply(lambda conn, req: conn.send(status, body, headers))
 
 
-def json_reply(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Reply:
-    """A JSON response (e.g. for a route())."""
+def json_reply(body: Any, status: int = 200, headers: Headers = None) -> Reply:
+    """A JSON response, e.g. for a route()."""
     return raw(status, _dumps(body), headers)
 
 
-def error(status: int, body: dict[str, Any] | str, *, sse: bool = False,
-          headers: dict[str, str] | None = None) -> Reply:
-    """An HTTP error; with sse the body is framed `data: ...\\n\\n` as text/event-stream."""
+def error(status: int, body: dict[str, Any] | str, *, sse: bool = False, headers: Headers = None) -> Reply:
+    """An HTTP error; with sse the body is framed `data: ...` as text/event-stream."""
     data = body.encode() if isinstance(body, str) else _dumps(body)
-    if not sse:
-        return raw(status, data, headers)
-    return raw(status, b"data: " + data + b"\n\n",
-               {"Content-Type": "text/event-stream; charset=utf-8", **(headers or {})})
+    if sse:
+        return raw(status, b"data: " + data + b"\n\n",
+                   {"Content-Type": "text/event-stream; charset=utf-8", **(headers or {})})
+    return raw(status, data, headers)
 
 
-_DASHSCOPE_ERRORS: dict[str, tuple[int, str, str]] = {
-    "invalid_api_key": (401, "invalid_request_error",
-                        "Incorrect API key provided. For details, see: "
-                        "https://help.aliyun.com/zh/model-studio/error-code#apikey-error"),
+_DASHSCOPE_ERRORS = {  # code: (status, type, message)
+    "invalid_api_key": (401, "invalid_request_error", "Incorrect API key provided. "),
     "limit_requests": (429, "limit_requests", "Requests rate limit exceeded, please try again later."),
     "Arrearage": (400, "Arrearage", "Access denied, please make sure your account is in good standing."),
-    "data_inspection_failed": (400, "data_inspection_failed",
-                               "Input data may contain inappropriate content."),
+    "data_inspection_failed": (400, "data_inspection_failed", "Input data may contain inappropriate content."),
     "model_not_found": (404, "invalid_request_error",
                         "The model `qwen-nonexistent` does not exist or you do not have access to it."),
-    "invalid_parameter_error": (400, "invalid_request_error",
-                                "Range of input length should be [1, 129024]"),
+    "invalid_parameter_error": (400, "invalid_request_error", "Range of input length should be [1, 129024]"),
 }
-
-_ZHIPU_ERRORS: dict[str, tuple[int, str]] = {
+_ZHIPU_ERRORS = {  # code: (status, message)
     "1000": (401, "身份验证失败。"),
     "1002": (401, "Authorization Token非法，请确认Authorization Token正确传递。"),
     "1113": (429, "您的账户已欠费，请充值后重试。"),
@@ -425,16 +389,16 @@ _ZHIPU_ERRORS: dict[str, tuple[int, str]] = {
 }
 
 
-def dashscope_error(code: str, *, sse: bool = False, headers: dict[str, str] | None = None) -> Reply:
-    """A documented DashScope compatible-mode error: {"error": {message, type, param, code}}."""
+def dashscope_error(code: str, *, sse: bool = False, headers: Headers = None) -> Reply:
+    """A documented DashScope error: {"error": {message, type, param, code}, "request_id"}."""
     status, typ, message = _DASHSCOPE_ERRORS[code]
     body = {"error": {"message": message, "type": typ, "param": None, "code": code},
             "request_id": "fake-request-id"}
     return error(status, body, sse=sse, headers=headers)
 
 
-def zhipu_error(code: str, *, headers: dict[str, str] | None = None) -> Reply:
-    """A documented Zhipu error: {"error": {"code": "<string>", "message": ...}}."""
+def zhipu_error(code: str, *, headers: Headers = None) -> Reply:
+    """A documented Zhipu error: {"error": {"code": "<string>", "message"}} (+contentFilter for 1301)."""
     status, message = _ZHIPU_ERRORS[code]
     body: dict[str, Any] = {"error": {"code": code, "message": message}}
     if code == "1301":
@@ -444,17 +408,17 @@ def zhipu_error(code: str, *, headers: dict[str, str] | None = None) -> Reply:
 
 def hang() -> Reply:
     """Accept the request and send nothing until the server stops."""
-    return _FnReply(lambda conn, req: conn.hang())
+    return Reply(lambda conn, req: conn.hang())
 
 
 def close_immediately() -> Reply:
     """Close the connection without any response."""
-    return _FnReply(lambda conn, req: conn.abort())
+    return Reply(lambda conn, req: conn.abort())
 
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: "_HTTPServer"
+    server: _HTTPServer
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -465,27 +429,21 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.fake._track(self.connection, True)
 
     def handle(self) -> None:
-        try:
+        with contextlib.suppress(OSError):  # the client went away (BrokenPipe, ConnectionReset, ...)
             super().handle()
-        except OSError:  # client went away (BrokenPipe, ConnectionReset, ...)
-            pass
 
     def finish(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             super().finish()
-        except OSError:
-            pass
         self.server.fake._track(self.connection, False)
 
     def _any(self) -> None:
-        n = int(self.headers.get("Content-Length") or 0)
         headers: dict[str, str] = {}
         for k, v in self.headers.items():
-            k = k.lower()
-            headers[k] = f"{headers[k]}, {v}" if k in headers else v
+            headers[k.lower()] = f"{headers[k.lower()]}, {v}" if k.lower() in headers else v
+        n = int(self.headers.get("Content-Length") or 0)
         req = RecordedRequest(self.command, self.path, headers, self.rfile.read(n) if n else b"")
-        fake = self.server.fake
-        conn = _Conn(self, fake)
+        fake, conn = self.server.fake, _Conn(self, self.server.fake)
         try:
             fake._pick(req).write(conn, req)
         except OSError:
@@ -495,8 +453,7 @@ class _Handler(BaseHTTPRequestHandler):
             if conn.started:
                 conn.abort()
             else:
-                conn.send(500, _dumps({"error": {"message": "fakeserver crashed",
-                                                 "detail": fake.errors[-1]}}))
+                conn.send(500, _dumps({"error": {"message": "fakeserver crashed", "detail": fake.errors[-1]}}))
         finally:
             fake._done()
 
@@ -505,14 +462,14 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
-    fake: "FakeServer"
+    fake: FakeServer
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         self.fake.errors.append(traceback.format_exc())
 
 
 class FakeServer:
-    """Scripted OpenAI-compatible chat server on 127.0.0.1 in a daemon thread."""
+    """Scripted OpenAI-compatible chat server on 127.0.0.1 (ephemeral port) in a daemon thread."""
 
     def __init__(self) -> None:
         self.requests: list[RecordedRequest] = []
@@ -535,11 +492,11 @@ class FakeServer:
 
     @property
     def pending(self) -> int:
-        """Number of scripted replies not yet used."""
+        """Number of queued replies not yet used."""
         with self._cond:
             return len(self._queue)
 
-    def start(self) -> "FakeServer":
+    def start(self) -> FakeServer:
         """Bind an ephemeral port and serve in a daemon thread."""
         self._stopping.clear()
         self._httpd = _HTTPServer(("127.0.0.1", 0), _Handler)
@@ -560,34 +517,32 @@ class FakeServer:
             conns = list(self._conns)
         self._httpd.shutdown()
         for c in conns:
-            try:
+            with contextlib.suppress(OSError):
                 c.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         self._httpd.server_close()
-        assert self._thread is not None
-        self._thread.join(timeout=2)
+        if self._thread:
+            self._thread.join(timeout=2)
         self._httpd = None
 
-    def __enter__(self) -> "FakeServer":
+    def __enter__(self) -> FakeServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def queue(self, *replies: Reply) -> "FakeServer":
+    def queue(self, *replies: Reply) -> FakeServer:
         """Append replies for the next chat-completions POSTs (FIFO)."""
         with self._cond:
             self._queue.extend(replies)
         return self
 
     def route(self, path_suffix: str, handler: Callable[[RecordedRequest], Reply]) -> None:
-        """Answer requests whose path (without query) ends with path_suffix via handler."""
+        """Answer any request whose path (without query) ends with path_suffix; newest route wins."""
         with self._cond:
             self._routes.insert(0, (path_suffix, handler))
 
     def reset(self) -> None:
-        """Forget queued replies and recorded requests."""
+        """Forget queued replies, recorded requests and errors (routes stay)."""
         with self._cond:
             self._queue.clear()
             self.requests.clear()
@@ -598,12 +553,12 @@ class FakeServer:
         """Block until at least n requests were recorded; TimeoutError otherwise."""
         with self._cond:
             if not self._cond.wait_for(lambda: len(self.requests) >= n, timeout):
-                raise TimeoutError(f"fakeserver: wanted {n} requests, got "
-                                   f"{[r.method + ' ' + r.path for r in self.requests]}")
+                got = [f"{r.method} {r.path}" for r in self.requests]
+                raise TimeoutError(f"fakeserver: wanted {n} requests, got {got}")
             return list(self.requests)
 
     def wait_responses(self, n: int, timeout: float = 5) -> None:
-        """Block until at least n responses were completely written (or aborted)."""
+        """Block until at least n responses were completely written or aborted; TimeoutError otherwise."""
         with self._cond:
             if not self._cond.wait_for(lambda: self.responses_done >= n, timeout):
                 raise TimeoutError(f"fakeserver: wanted {n} finished responses, got {self.responses_done}")

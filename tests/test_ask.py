@@ -96,7 +96,7 @@ def test_json_dashscope_usage_from_usage_only_chunk(chat, server):
     data = json.loads(proc.stdout)
     assert data == {
         "provider": "qwen", "model": "qwen-plus", "content": "ab", "reasoning": "thinking",
-        "tool_calls": [], "finish_reason": "stop",
+        "tool_calls": [], "finish_reason": "stop", "tool_rounds": 0,
         "usage": {"prompt_tokens": 12, "completion_tokens": 7, "total_tokens": 19, "reasoning_tokens": 3},
     }
 
@@ -111,7 +111,7 @@ def test_json_zhipu_usage_on_finish_chunk(chat, server):
 def test_json_tool_calls_merged_by_index(chat, server):
     server.queue(fs.dashscope_tool_calls([("call_a", "get_current_weather", '{"location": "杭州"}'),
                                           ("call_b", "get_current_time", "{}")]))
-    data = json.loads(chat.run("ask", "--json", "weather?").stdout)
+    data = json.loads(chat.run("ask", "--json", "--no-tools", "weather?").stdout)
     assert data["finish_reason"] == "tool_calls"
     assert data["tool_calls"] == [
         {"id": "call_a", "name": "get_current_weather", "arguments": '{"location": "杭州"}'},

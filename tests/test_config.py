@@ -70,7 +70,8 @@ def test_no_file_gives_presets(tmp_path: Path) -> None:
     assert cfg.provider("zhipu").kind == "zhipu"
     assert cfg.provider("zhipu").model == "glm-4-plus"
     assert cfg.provider("ollama").api_key_env == ""
-    assert cfg.tools == {} and cfg.context == {}
+    assert cfg.tools == c.ToolsConfig() and cfg.context == {}
+    assert cfg.tools.enabled and cfg.tools.max_rounds == 8
 
 
 def test_presets_are_not_shared_between_loads(tmp_path: Path) -> None:
@@ -89,21 +90,21 @@ def test_preset_override_keeps_other_fields(tmp_path: Path) -> None:
     assert qwen.model == "qwen-plus"
 
 
-def test_custom_provider_and_reserved_tables(tmp_path: Path) -> None:
+def test_custom_provider_and_other_tables(tmp_path: Path) -> None:
     path = write(
         tmp_path,
         'default_provider = "vllm"\n'
         "[providers.vllm]\n"
         'kind = "openai"\nbase_url = "http://localhost:8000/v1"\nmodel = "m"\n'
         "timeout = 30\nextra_body = { top_k = 20 }\n"
-        "[tools]\nanything = [1, 2]\n[context]\nmax = 3\n",
+        "[tools]\nmax_rounds = 3\n[tools.weather]\ntimeout = 4\n[context]\nmax = 3\n",
     )
     cfg = c.load_config(str(path))
     vllm = cfg.provider()
     assert vllm.name == "vllm" and vllm.timeout == 30.0 and isinstance(vllm.timeout, float)
     assert vllm.extra_body == {"top_k": 20}
     assert vllm.key_status() == "not needed"
-    assert cfg.tools == {"anything": [1, 2]} and cfg.context == {"max": 3}
+    assert cfg.tools.max_rounds == 3 and cfg.tools.weather.timeout == 4 and cfg.context == {"max": 3}
     assert list(cfg.providers)[-1] == "vllm"
 
 
@@ -456,3 +457,13 @@ def test_import_stays_light() -> None:
     root = Path(__file__).resolve().parents[1]
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True)
     assert out.stdout.splitlines() == ["[]", "[]"]
+
+
+@pytest.mark.parametrize("text, needle", [
+    ("[tools]\nmax_rounds = 0\n", ":2: tools.max_rounds must be a whole number > 0"),
+    ("[tools]\nenabled = \"yes\"\n", ":2: tools.enabled must be true or false"),
+    ("[tools.weather]\nforecast = \"x\"\n", ":2: unknown key 'forecast' in [tools.weather]"),
+    ("[tools.weather]\ntimeout = -1\n", ":2: tools.weather.timeout must be a number > 0"),
+])
+def test_tools_table_is_checked(tmp_path: Path, text: str, needle: str) -> None:
+    assert needle in load_error(tmp_path, text)
