@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from fakeserver import FakeServer, dashscope_text  # noqa: E402
+from ptyharness import Tty  # noqa: E402
 
 BARE = """
 import os, sys
@@ -41,6 +42,17 @@ def timed(cmd: list[str], env: dict[str, str]) -> float:
     return elapsed
 
 
+def repl_prompt_time(env: dict[str, str]) -> float:
+    """Seconds from launching `chat` in a pseudo-terminal until its prompt is on screen."""
+    start = time.perf_counter()
+    tty = Tty(env)
+    try:
+        tty.wait_for(lambda: tty.cursor_line().startswith("qwen:qwen-plus>"), timeout=20, what="prompt")
+        return time.perf_counter() - start
+    finally:
+        tty.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=15)
@@ -54,13 +66,15 @@ def main() -> None:
         bare.write_text(BARE)
         chat = [sys.executable, "-m", "chatcli"]
 
-        helps, asks, bares = [], [], []
+        env["XDG_STATE_HOME"] = tmp
+        helps, asks, bares, prompts = [], [], [], []
         for _ in range(runs):  # interleaved, so machine noise hits both alike
             helps.append(timed(chat + ["--help"], env))
             srv.queue(dashscope_text(["Hello", " there"]))
             asks.append(timed(chat + ["ask", "hi"], env))
             srv.queue(dashscope_text(["Hello", " there"]))
             bares.append(timed([sys.executable, str(bare), base], env))
+            prompts.append(repl_prompt_time(env))
 
     med = statistics.median
     print(f"runs: {runs} each (median, min)")
@@ -68,6 +82,7 @@ def main() -> None:
     print(f"bare openai script:    {med(bares) * 1000:7.1f} ms  {min(bares) * 1000:7.1f} ms")
     print(f"chat ask:              {med(asks) * 1000:7.1f} ms  {min(asks) * 1000:7.1f} ms")
     print(f"chat ask / bare:       {med(asks) / med(bares):7.2f}x             (target <= 1.20x)")
+    print(f"REPL prompt visible:   {med(prompts) * 1000:7.1f} ms  {min(prompts) * 1000:7.1f} ms   (target < 300 ms)")
 
 
 if __name__ == "__main__":

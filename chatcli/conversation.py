@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from chatcli.messages import (
 
 if TYPE_CHECKING:
     from chatcli.providers.base import Provider
-    from chatcli.tools import ToolRegistry
+    from chatcli.tools.registry import ToolRegistry
 
 # Finish reasons other than stop/tool_calls: (notice, whether the turn failed).
 FINISH_NOTICES: dict[str, tuple[str, bool]] = {
@@ -93,13 +94,16 @@ class Conversation:
         max_rounds: int = 8,
         stream: bool = True,
         options: dict[str, Any] | None = None,
+        extra_body: dict[str, Any] | None = None,
     ) -> Iterator[Event]:
         """Append the user's message, then call the model (running its tool calls) until it answers."""
         self.messages.append(Message("user", text))
         turn = self.last = Turn()
+        base = ChatRequest(messages=[], model=model, stream=stream, options=options or {},
+                           extra_body=extra_body or {}, tools=tools.schemas() if tools else None)
         try:
             while True:
-                calls = yield from self._model_call(provider, model, tools, stream, options or {}, turn)
+                calls = yield from self._model_call(provider, base, tools, turn)
                 if not calls:
                     return
                 if turn.rounds >= max_rounds:
@@ -116,13 +120,13 @@ class Conversation:
             turn.error = err
             raise
 
-    def _model_call(self, provider: Provider, model: str, tools: ToolRegistry | None, stream: bool,
-                    options: dict[str, Any], turn: Turn) -> Iterator[Event]:
+    def _model_call(self, provider: Provider, base: ChatRequest, tools: ToolRegistry | None,
+                    turn: Turn) -> Iterator[Event]:
         """One request; records the assistant message (even a partial one). Returns its tool calls."""
-        request = ChatRequest(messages=list(self.messages), model=model, stream=stream, options=options,
-                              tools=tools.schemas() if tools else None)
+        request = dataclasses.replace(base, messages=list(self.messages))
         content, calls = "", []
         separate = bool(turn.content) and not turn.content.endswith("\n")
+        complete = False
         try:
             for event in provider.stream(request):
                 if isinstance(event, TextDelta):
@@ -135,11 +139,12 @@ class Conversation:
                     calls.append(event.call)
                 turn.add(event)
                 yield event
+            complete = True
         finally:
-            if tools is None:
-                calls = []  # none were offered: never leave unanswered calls in the history
+            if tools is None or not complete:
+                calls = []  # never leave calls without results in the history
             if content or calls:
-                self.messages.append(Message("assistant", content, reasoning=None, tool_calls=calls))
+                self.messages.append(Message("assistant", content, tool_calls=calls, interrupted=not complete))
         return calls
 
     def _run_tools(self, tools: ToolRegistry, calls: list[ToolCall], turn: Turn) -> Iterator[Event]:
@@ -155,6 +160,42 @@ class Conversation:
                 result = done.get(id(call))
                 content = result.content if result else json.dumps({"error": "interrupted before it finished"})
                 self.messages.append(Message("tool", content, tool_call_id=call.id, name=call.name))
+
+    def last_user_index(self) -> int | None:
+        """Index of the last user message, or None."""
+        for i in range(len(self.messages) - 1, -1, -1):
+            if self.messages[i].role == "user":
+                return i
+        return None
+
+    def undo(self) -> str | None:
+        """Drop the last turn (the user's message and everything after it); return its text."""
+        i = self.last_user_index()
+        if i is None:
+            return None
+        text = self.messages[i].content
+        del self.messages[i:]
+        return text if isinstance(text, str) else ""
+
+    @property
+    def system(self) -> str | None:
+        """The system prompt, if any."""
+        first = self.messages[0] if self.messages else None
+        return first.content if first is not None and first.role == "system" else None  # type: ignore[return-value]
+
+    @system.setter
+    def system(self, text: str | None) -> None:
+        if self.messages and self.messages[0].role == "system":
+            del self.messages[0]
+        if text:
+            self.messages.insert(0, Message("system", text))
+
+    def clear(self) -> None:
+        """Start over, keeping the system prompt."""
+        system = self.system
+        self.messages = []
+        self.system = system
+        self.last = None
 
     def _answer_unrun(self, calls: list[ToolCall], reason: str) -> None:
         for call in calls:

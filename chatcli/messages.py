@@ -67,6 +67,7 @@ class Message:
     tool_calls: list[ToolCall] = field(default_factory=list)
     tool_call_id: str | None = None
     name: str | None = None
+    interrupted: bool = False  # the answer was cut short (Ctrl-C, error); kept, never sent as a flag
 
     def to_api(self) -> dict[str, Any]:
         """The OpenAI-style dict both SDKs accept; reasoning is never sent back."""

@@ -41,6 +41,10 @@ class Provider(ABC):
         self.name = config.name
         self.notify = notify or (lambda _msg: None)
 
+    def thinking_body(self, on: bool) -> dict[str, Any]:
+        """Request body fields that turn the model's reasoning on or off."""
+        return {}
+
     @abstractmethod
     def _open(self, request: ChatRequest) -> Iterator[Event]:
         """Send the request; return its events. Raises ProviderError before any byte is read."""

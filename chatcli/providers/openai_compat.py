@@ -30,6 +30,9 @@ class OpenAIProvider(SDKProvider):
     def close_stream(self, stream: Any) -> None:
         stream.close()
 
+    def thinking_body(self, on: bool) -> dict[str, Any]:
+        return {"enable_thinking": on}  # DashScope (qwen3, qwen-plus); other servers ignore it
+
     @contextmanager
     def mapped(self, request: ChatRequest, *, mid_stream: bool) -> Iterator[None]:
         try:

@@ -29,6 +29,9 @@ class ZhipuProvider(SDKProvider):
     def close_stream(self, stream: Any) -> None:
         stream.response.close()  # the SDK's stream object has no close()
 
+    def thinking_body(self, on: bool) -> dict[str, Any]:
+        return {"thinking": {"type": "enabled" if on else "disabled"}}
+
     @contextmanager
     def mapped(self, request: ChatRequest, *, mid_stream: bool) -> Iterator[None]:
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal, Optional
 
-from chatcli.tools import Tool, ToolRegistry, tool_from_function
+from chatcli.tools.registry import Tool, ToolRegistry, tool_from_function
 
 if TYPE_CHECKING:
     from chatcli.config import ToolsConfig

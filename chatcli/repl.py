@@ -1,0 +1,414 @@
+"""The interactive `chat` session: prompt-toolkit input, slash commands, streamed answers."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from prompt_toolkit import PromptSession
+from prompt_toolkit.completion import Completer, Completion
+from prompt_toolkit.formatted_text import FormattedText
+from prompt_toolkit.history import FileHistory, InMemoryHistory
+from prompt_toolkit.key_binding import KeyBindings
+
+from chatcli.config import Config
+from chatcli.context import context_window, estimate_messages
+from chatcli.conversation import Conversation, finish_notice
+from chatcli.errors import ChatError, ConfigError
+from chatcli.messages import Usage
+from chatcli.providers import ADAPTERS, create_provider
+from chatcli.providers.base import Provider
+from chatcli.render import make_renderer, notice
+from chatcli.sanitize import strip_controls
+
+HELP = """\
+/help                 this list
+/provider NAME        switch provider (the conversation carries over)
+/model NAME           switch model
+/system [TEXT]        show or set the system prompt
+/clear                start a new conversation
+/history              show this conversation
+/retry                regenerate the last answer
+/undo                 drop the last turn
+/tools on|off         offer local tools to the model, or not
+/think on|off         ask the model to reason first, or not
+/usage                tokens used in this conversation
+/exit                 leave (also Ctrl-D, or Ctrl-C twice on an empty line)
+Enter sends; Esc-Enter or Alt-Enter adds a line; Up/Down and Ctrl-R search the input history.
+Start a message with // to send text that begins with /."""
+
+COMMANDS = ["/help", "/provider", "/model", "/system", "/clear", "/history", "/retry", "/undo",
+            "/tools", "/think", "/usage", "/exit"]
+
+
+@dataclass
+class ReplState:
+    """What the session is using now."""
+
+    cfg: Config
+    provider_name: str
+    model: str
+    conversation: Conversation
+    tools_on: bool = True
+    think: bool | None = None  # None: the model's default
+    totals: Usage = field(default_factory=Usage)
+    requests: int = 0
+    last_prompt_tokens: int = 0
+    providers: dict[str, Provider] = field(default_factory=dict)
+
+
+class SlashCompleter(Completer):
+    """Completes slash commands and their arguments (providers, models, on/off)."""
+
+    def __init__(self, state: ReplState) -> None:
+        self.state = state
+
+    def get_completions(self, document, complete_event):  # type: ignore[no-untyped-def]
+        text = document.text_before_cursor
+        if not text.startswith("/") or "\n" in text:
+            return
+        command, space, arg = text.partition(" ")
+        if not space:
+            options, word = COMMANDS, command
+        else:
+            options, word = self._arguments(command), arg
+        for option in options:
+            if option.startswith(word) and option != word:
+                yield Completion(option, start_position=-len(word))
+
+    def _arguments(self, command: str) -> list[str]:
+        if command == "/provider":
+            return list(self.state.cfg.providers)
+        if command == "/model":
+            pcfg = self.state.cfg.providers[self.state.provider_name]
+            return list(dict.fromkeys([pcfg.model, *pcfg.models]))
+        if command in ("/tools", "/think"):
+            return ["on", "off"]
+        return []
+
+
+class Repl:
+    """One interactive session."""
+
+    def __init__(self, state: ReplState, out: TextIO | None = None, err: TextIO | None = None) -> None:
+        self.state = state
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+        self.exit_armed = False
+        self.commands: dict[str, Callable[[str], bool | None]] = {
+            "/help": lambda _: self.say(HELP),
+            "/provider": self.cmd_provider,
+            "/model": self.cmd_model,
+            "/system": self.cmd_system,
+            "/clear": self.cmd_clear,
+            "/history": self.cmd_history,
+            "/retry": self.cmd_retry,
+            "/undo": self.cmd_undo,
+            "/tools": self.cmd_tools,
+            "/think": self.cmd_think,
+            "/usage": self.cmd_usage,
+            "/exit": lambda _: True,
+            "/quit": lambda _: True,
+        }
+
+    # --- the loop ----------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Read and answer until the user leaves; the exit status."""
+        session = self._session()
+        while True:
+            self.exit_armed = False
+            try:
+                text = session.prompt(self._message, pre_run=self._warm_up)
+            except EOFError:
+                return 0
+            except KeyboardInterrupt:  # only if prompt_toolkit let one through
+                continue
+            text = text.strip()
+            if not text:
+                continue
+            if text.startswith("/") and not text.startswith("//"):
+                if self.command(text):
+                    return 0
+                continue
+            self.send(text[1:] if text.startswith("//") else text)
+
+    def _session(self) -> PromptSession:
+        return PromptSession(
+            history=_history(),
+            completer=SlashCompleter(self.state),
+            complete_while_typing=False,
+            key_bindings=self._bindings(),
+            bottom_toolbar=self._toolbar,
+            enable_history_search=False,  # Up/Down walk the history; Ctrl-R searches it
+        )
+
+    def _bindings(self) -> KeyBindings:
+        kb = KeyBindings()
+
+        @kb.add("escape", "enter")
+        def _newline(event) -> None:  # type: ignore[no-untyped-def]
+            event.current_buffer.insert_text("\n")
+
+        @kb.add("c-c")
+        def _interrupt(event) -> None:  # type: ignore[no-untyped-def]
+            buf = event.current_buffer
+            if buf.text:
+                buf.reset()
+                self.exit_armed = False
+            elif self.exit_armed:
+                event.app.exit(exception=EOFError())
+            else:
+                self.exit_armed = True
+
+        return kb
+
+    def _message(self) -> FormattedText:
+        s = self.state
+        return FormattedText([("ansicyan", s.provider_name), ("", ":"), ("ansigreen", s.model), ("bold", "> ")])
+
+    def _toolbar(self) -> FormattedText:
+        if self.exit_armed:
+            return FormattedText([("", " Press Ctrl-C again or Ctrl-D to exit")])
+        s = self.state
+        used = max(s.last_prompt_tokens, estimate_messages(s.conversation.messages))
+        parts = [
+            f"context {_k(used)}/{_k(context_window(s.model))}",
+            f"tokens used {_k(s.totals.total_tokens)}",
+            "tools on" if s.tools_on else "tools off",
+        ]
+        if s.think is not None:
+            parts.append("think on" if s.think else "think off")
+        return FormattedText([("", " " + " · ".join(parts) + " · /help")])
+
+    def _warm_up(self) -> None:
+        """Import the SDK and renderer in the background while the first message is typed."""
+        module = ADAPTERS.get(self.state.cfg.providers[self.state.provider_name].kind, (None,))[0]
+        names = [m for m in (module, "chatcli.mdstream", "rich.markdown") if m]
+
+        def load() -> None:
+            for name in names:
+                try:
+                    importlib.import_module(name)
+                except Exception:  # the real import later reports any problem properly
+                    pass
+
+        threading.Thread(target=load, name="warm-up", daemon=True).start()
+        self._warm_up = lambda: None  # type: ignore[method-assign]
+
+    # --- answering ---------------------------------------------------------------------------
+
+    def provider(self) -> Provider:
+        s = self.state
+        if s.provider_name not in s.providers:
+            s.providers[s.provider_name] = create_provider(s.cfg.providers[s.provider_name],
+                                                           notify=lambda m: notice(m, self.err))
+        return s.providers[s.provider_name]
+
+    def send(self, text: str) -> None:
+        """Send one message and show the answer; errors and Ctrl-C leave the session going."""
+        s = self.state
+        try:
+            provider = self.provider()
+        except ChatError as e:
+            self.error(e.message)
+            return
+        tools = None
+        if s.tools_on and s.cfg.tools.enabled:
+            from chatcli.tools.builtins import builtin_registry
+
+            tools = builtin_registry(s.cfg.tools)
+        extra = provider.thinking_body(s.think) if s.think is not None else {}
+        renderer = make_renderer(self.out, self.err, show_reasoning=s.cfg.show_reasoning)
+        started = time.monotonic()
+        failure: str | None = None
+        try:
+            for event in s.conversation.send(provider, s.model, text, tools=tools,
+                                             max_rounds=s.cfg.tools.max_rounds, extra_body=extra):
+                renderer.handle(event)
+        except KeyboardInterrupt:
+            failure = "interrupted"
+        except ChatError as e:
+            failure = e.message
+        finally:
+            renderer.close()
+        self._account(time.monotonic() - started, renderer, failure)
+
+    def _account(self, seconds: float, renderer, failure: str | None) -> None:  # type: ignore[no-untyped-def]
+        s = self.state
+        turn = s.conversation.last
+        if turn is not None and turn.usage is not None:
+            s.totals = s.totals + turn.usage
+            s.requests += turn.rounds + 1
+            s.last_prompt_tokens = turn.usage.prompt_tokens + turn.usage.completion_tokens
+        if failure == "interrupted":
+            renderer.line("interrupted — what arrived is kept; /retry asks again")
+        elif failure:
+            self.error(failure + " — /retry to try again")
+        elif turn is not None:
+            found = finish_notice(turn.finish_reason)
+            if found:
+                renderer.line(f"chat: {found[0]}")
+        if turn is not None and not failure:
+            renderer.line(_stats(s.model, turn.usage, seconds))
+
+    # --- slash commands ------------------------------------------------------------------
+
+    def command(self, text: str) -> bool:
+        """Run a slash command; True means leave."""
+        name, _, arg = text.partition(" ")
+        handler = self.commands.get(name)
+        if handler is None:
+            close = [c for c in COMMANDS if c.startswith(name[:3])]
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            self.error(f"unknown command {name}{hint}; /help lists them, // sends text starting with /")
+            return False
+        return bool(handler(arg.strip()))
+
+    def cmd_provider(self, arg: str) -> None:
+        s = self.state
+        if not arg:
+            return self.say(f"provider: {s.provider_name} ({', '.join(s.cfg.providers)})")
+        try:
+            pcfg = s.cfg.provider(arg)
+        except ConfigError as e:
+            return self.error(e.message)
+        s.provider_name, s.model = pcfg.name, pcfg.model
+        self.say(f"provider {pcfg.name}, model {pcfg.model}; the conversation carries over")
+
+    def cmd_model(self, arg: str) -> None:
+        if not arg:
+            return self.say(f"model: {self.state.model}")
+        self.state.model = arg
+        self.say(f"model {arg}")
+
+    def cmd_system(self, arg: str) -> None:
+        conv = self.state.conversation
+        if not arg:
+            return self.say(f"system prompt: {conv.system or '(none)'}")
+        conv.system = arg
+        self.say("system prompt set")
+
+    def cmd_clear(self, _: str) -> None:
+        self.state.conversation.clear()
+        self.state.last_prompt_tokens = 0
+        self.say("new conversation")
+
+    def cmd_history(self, _: str) -> None:
+        lines = []
+        for m in self.state.conversation.messages:
+            content = m.content if isinstance(m.content, str) else "[attachments]"
+            if m.role == "tool":
+                lines.append(f"  tool {m.name}: {_short(content)}")
+                continue
+            mark = " [interrupted]" if m.interrupted else ""
+            if content:
+                lines.append(f"{m.role}{mark}: {content}")
+            lines.extend(f"  ⚙ {c.name}({c.arguments})" for c in m.tool_calls)
+        self.say("\n".join(lines) if lines else "(empty conversation)", dim=False)
+
+    def cmd_retry(self, _: str) -> None:
+        text = self.state.conversation.undo()
+        if text is None:
+            return self.error("nothing to retry")
+        self.send(text)
+
+    def cmd_undo(self, _: str) -> None:
+        text = self.state.conversation.undo()
+        self.say("nothing to undo" if text is None else f"dropped the last turn: {_short(text)}")
+
+    def cmd_tools(self, arg: str) -> None:
+        on = _on_off(arg)
+        if on is None:
+            return self.error("usage: /tools on|off")
+        self.state.tools_on = on
+        self.say(f"tools {'on' if on else 'off'}")
+
+    def cmd_think(self, arg: str) -> None:
+        on = _on_off(arg)
+        if on is None:
+            return self.error("usage: /think on|off")
+        self.state.think = on
+        self.say(f"thinking {'on' if on else 'off'}")
+
+    def cmd_usage(self, _: str) -> None:
+        t = self.state.totals
+        extra = ""
+        if t.cached_tokens:
+            extra += f", {t.cached_tokens:,} cached"
+        if t.reasoning_tokens:
+            extra += f", {t.reasoning_tokens:,} reasoning"
+        self.say(f"this conversation: {self.state.requests} requests, {t.prompt_tokens:,} in, "
+                 f"{t.completion_tokens:,} out, {t.total_tokens:,} total{extra}")
+
+    # --- output ------------------------------------------------------------------------------
+
+    def say(self, text: str, dim: bool = True) -> None:
+        text = strip_controls_keep_lines(text)
+        self.out.write(f"\x1b[2m{text}\x1b[0m\n" if dim and _color(self.out) else text + "\n")
+        self.out.flush()
+
+    def error(self, message: str) -> None:
+        self.err.write(f"chat: {strip_controls(message)}\n")
+        self.err.flush()
+
+
+def strip_controls_keep_lines(text: str) -> str:
+    return "\n".join(strip_controls(line) for line in text.split("\n"))
+
+
+def _color(stream: TextIO) -> bool:
+    from chatcli.render import use_color
+
+    return use_color(stream)
+
+
+def _stats(model: str, usage: Usage | None, seconds: float) -> str:
+    if usage is None:
+        return f"{model} · {seconds:.1f} s"
+    rate = usage.completion_tokens / seconds if seconds > 0 else 0.0
+    return (f"{model} · {usage.prompt_tokens:,} in / {usage.completion_tokens:,} out · "
+            f"{seconds:.1f} s · {rate:.0f} tok/s")
+
+
+def _on_off(arg: str) -> bool | None:
+    return {"on": True, "off": False}.get(arg.lower())
+
+
+def _short(text: str, limit: int = 80) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _k(n: int) -> str:
+    return f"{n / 1000:.1f}k" if n >= 1000 else str(n)
+
+
+def _history():  # type: ignore[no-untyped-def]
+    """The input history, kept across runs in the XDG state dir (owner-only)."""
+    import os
+
+    import platformdirs
+
+    directory = platformdirs.user_state_path("chatcli")
+    try:
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = directory / "history"
+        path.touch(mode=0o600, exist_ok=True)
+        os.chmod(path, 0o600)
+        return FileHistory(str(path))
+    except OSError:
+        return InMemoryHistory()
+
+
+def run_repl(cfg: Config, provider: str | None, model: str | None, system: str | None) -> int:
+    """Start the interactive session."""
+    pcfg = cfg.provider(provider)
+    state = ReplState(cfg=cfg, provider_name=pcfg.name, model=model or pcfg.model,
+                      conversation=Conversation(system), tools_on=cfg.tools.enabled)
+    return Repl(state).run()

@@ -1,0 +1,82 @@
+"""Drive `chat` in a pseudo-terminal as a person would, reading the screen through pyte."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import pexpect
+import pyte
+
+CPR_QUERY = b"\x1b[6n"
+
+
+class Tty:
+    """A `python -m chatcli ARGS` process in a pty, with the screen it draws."""
+
+    def __init__(self, env: dict[str, str], *args: str, rows: int = 30, cols: int = 100) -> None:
+        self.child = pexpect.spawn(sys.executable, ["-m", "chatcli", *args], env=env, dimensions=(rows, cols))
+        self.screen = pyte.HistoryScreen(cols, rows, history=5000)
+        self.stream = pyte.ByteStream(self.screen)
+        self.raw = b""
+
+    def pump(self, wait: float = 0.05) -> bool:
+        """Read what the program wrote (answering cursor-position queries); False at EOF."""
+        try:
+            data = self.child.read_nonblocking(65536, timeout=wait)
+        except pexpect.TIMEOUT:
+            return True
+        except pexpect.EOF:
+            return False
+        self.raw += data
+        # prompt_toolkit asks where the cursor is and waits for the answer
+        for _ in range(data.count(CPR_QUERY)):
+            self.child.send(f"\x1b[{self.screen.cursor.y + 1};{self.screen.cursor.x + 1}R")
+        self.stream.feed(data)
+        return True
+
+    def wait_for(self, predicate, timeout: float = 15, what: str = "") -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline or not self.pump():
+                if predicate():
+                    return
+                raise AssertionError(f"timed out waiting for {what or predicate}; screen:\n{self.text()}")
+
+    def text(self) -> str:
+        """Everything on screen, scrolled-off lines included."""
+        history = ["".join(ch.data for ch in line.values()).rstrip() for line in self.screen.history.top]
+        return "\n".join(history + [line.rstrip() for line in self.screen.display])
+
+    def cursor_line(self) -> str:
+        return self.screen.display[self.screen.cursor.y].rstrip()
+
+    def wait_text(self, text: str, timeout: float = 15) -> None:
+        self.wait_for(lambda: text in self.text(), timeout, repr(text))
+
+    def wait_prompt(self, prompt: str, timeout: float = 15) -> None:
+        """Wait until the cursor sits on an input line starting with prompt, and output is quiet."""
+        self.wait_for(lambda: self.cursor_line().startswith(prompt), timeout, f"prompt {prompt!r}")
+        while self.child.isalive():  # let the redraw settle so typed keys are not lost
+            before = len(self.raw)
+            self.pump(0.15)
+            if len(self.raw) == before:
+                break
+
+    def send(self, keys: str) -> None:
+        self.child.send(keys.encode())
+
+    def count(self, text: str) -> int:
+        return self.text().count(text)
+
+    def wait_exit(self, timeout: float = 15) -> int:
+        deadline = time.monotonic() + timeout
+        while self.pump(0.1):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"did not exit; screen:\n{self.text()}")
+        self.child.wait()
+        return self.child.exitstatus if self.child.exitstatus is not None else -self.child.signalstatus
+
+    def close(self) -> None:
+        if self.child.isalive():
+            self.child.terminate(force=True)
