@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 ADAPTERS = {
     "openai": ("chatcli.providers.openai_compat", "OpenAIProvider"),
     "zhipu": ("chatcli.providers.zhipu", "ZhipuProvider"),
+    "dashscope": ("chatcli.providers.dashscope", "DashScopeProvider"),
 }
 
 

@@ -1,0 +1,192 @@
+"""DashScope's native protocol (`/services/aigc/text-generation/generation`) over httpx, no DashScope SDK."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+
+from chatcli import __version__
+from chatcli.errors import ProviderError
+from chatcli.messages import ChatRequest, Event, Finish, ReasoningDelta, TextDelta, ToolCall, ToolCallEvent, Usage, UsageEvent
+from chatcli.providers.base import Provider
+from chatcli.providers.errmap import classify, network_error, one_line, parse_error_body
+
+TEXT_PATH = "/services/aigc/text-generation/generation"
+
+
+class DashScopeProvider(Provider):
+    """kind = "dashscope"."""
+
+    _http: httpx.Client | None = None
+    _key: str | None = None
+
+    def http(self) -> httpx.Client:
+        """The HTTP client, created on first use (resolving the API key then)."""
+        if self._http is None:
+            self._key = self.config.resolve_api_key()
+            timeout = self.config.timeout
+            headers = {"User-Agent": f"chatcli/{__version__}"}
+            if self._key:
+                headers["Authorization"] = f"Bearer {self._key}"
+            self._http = httpx.Client(timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)), headers=headers)
+        return self._http
+
+    def thinking_body(self, on: bool) -> dict[str, Any]:
+        return {"enable_thinking": on}
+
+    def request_body(self, request: ChatRequest) -> dict[str, Any]:
+        """The native request: input.messages and parameters."""
+        parameters: dict[str, Any] = {"result_format": "message"}
+        if request.stream:
+            # The service refuses incremental output together with tools; then each event repeats all so far.
+            parameters["incremental_output"] = not request.tools
+        if request.tools:
+            parameters["tools"] = request.tools
+        parameters.update(request.options)
+        parameters.update(self.config.extra_body)
+        parameters.update(request.extra_body)
+        return {"model": request.model, "input": {"messages": [m.to_api() for m in request.messages]},
+                "parameters": parameters}
+
+    def _open(self, request: ChatRequest) -> Iterator[Event]:
+        client = self.http()
+        headers = {"X-DashScope-SSE": "enable", "Accept": "text/event-stream"} if request.stream else {}
+        url = (self.config.base_url or "").rstrip("/") + TEXT_PATH
+        with self._mapped(request, mid_stream=False):
+            response = client.send(client.build_request("POST", url, json=self.request_body(request), headers=headers),
+                                   stream=True)
+            if response.status_code >= 400:
+                response.read()
+                response.close()
+                raise self._classify(response.status_code, parse_error_body(response.text), request, response.headers)
+            if not request.stream:
+                response.read()
+                data = response.json()
+        if not request.stream:
+            asm = NativeAssembler(incremental=False)
+            return iter([*asm.feed(data), *asm.finish()])
+        return self._iterate(request, response)
+
+    def _iterate(self, request: ChatRequest, response: httpx.Response) -> Iterator[Event]:
+        asm = NativeAssembler(incremental=not request.tools)  # as request_body chose
+        try:
+            with self._mapped(request, mid_stream=True):
+                for status, event, data in sse_events(response.iter_lines()):
+                    payload = json.loads(data)
+                    if event == "error" or (status or 200) >= 400 or ("code" in payload and "output" not in payload):
+                        raise self._classify(status if status and status >= 400 else None,
+                                             parse_error_body(payload), request, None)
+                    yield from asm.feed(payload)
+        finally:
+            response.close()
+        yield from asm.finish()
+
+    @contextmanager
+    def _mapped(self, request: ChatRequest, *, mid_stream: bool) -> Iterator[None]:
+        try:
+            yield
+        except httpx.TransportError as e:
+            raise network_error(self.name, self.config.base_url, e, mid_stream=mid_stream) from None
+        except ValueError as e:
+            raise ProviderError(f"{self.name}: unexpected response: {one_line(str(e), 200)}", provider=self.name) from None
+
+    def _classify(self, status: int | None, error: dict, request: ChatRequest, headers: Any) -> ProviderError:
+        if "model not exist" in str(error.get("message", "")).lower():
+            error = {**error, "code": "ModelNotFound"}
+        return classify(self.name, status, error, headers=headers, key_env=self.config.api_key_env,
+                        model=request.model, secret=self._key)
+
+
+def sse_events(lines: Iterator[str]) -> Iterator[tuple[int | None, str | None, str]]:
+    """(HTTP status from the `:HTTP_STATUS/NNN` comment, event name, data) for each SSE event."""
+    status: int | None = None
+    event: str | None = None
+    data: list[str] = []
+    for line in lines:
+        if not line:
+            if data:
+                yield status, event, "\n".join(data)
+            status, event, data = None, None, []
+        elif line.startswith(":HTTP_STATUS/"):
+            try:
+                status = int(line.split("/", 1)[1])
+            except ValueError:
+                pass
+        elif line.startswith("data:"):
+            data.append(line[5:].lstrip(" "))
+        elif line.startswith("event:"):
+            event = line[6:].strip()
+    if data:
+        yield status, event, "\n".join(data)
+
+
+class NativeAssembler:
+    """Native result events to typed events, for incremental and cumulative output alike."""
+
+    def __init__(self, incremental: bool) -> None:
+        self.incremental = incremental
+        self.text = ""
+        self.reasoning = ""
+        self.calls: dict[int, ToolCall] = {}
+        self.usage: Usage | None = None
+        self.finish_reason: str | None = None
+
+    def feed(self, data: dict[str, Any]) -> Iterator[Event]:
+        usage = data.get("usage")
+        if isinstance(usage, dict) and usage:
+            details = usage.get("prompt_tokens_details") or {}
+            inp, out = usage.get("input_tokens", 0) or 0, usage.get("output_tokens", 0) or 0
+            self.usage = Usage(inp, out, usage.get("total_tokens") or inp + out,
+                               cached_tokens=details.get("cached_tokens"))
+        for choice in (data.get("output") or {}).get("choices") or []:
+            message = choice.get("message") or {}
+            reasoning = self._delta("reasoning", message.get("reasoning_content"))
+            if reasoning:
+                yield ReasoningDelta(reasoning)
+            text = self._delta("text", _text(message.get("content")))
+            if text:
+                yield TextDelta(text)
+            for position, tc in enumerate(message.get("tool_calls") or []):
+                self._merge(tc.get("index", position), tc)
+            reason = choice.get("finish_reason")
+            if reason and reason != "null":
+                self.finish_reason = reason
+
+    def _delta(self, field: str, value: str | None) -> str:
+        """The new part of a text field (events repeat everything so far unless incremental)."""
+        if not value:
+            return ""
+        seen = getattr(self, field)
+        new = value if self.incremental or not value.startswith(seen) else value[len(seen):]
+        setattr(self, field, seen + new if self.incremental or value.startswith(seen) else value)
+        return new
+
+    def _merge(self, index: int, tc: dict[str, Any]) -> None:
+        call = self.calls.setdefault(index, ToolCall(id="", name=""))
+        fn = tc.get("function") or {}
+        if tc.get("id"):
+            call.id = tc["id"]
+        if fn.get("name"):
+            call.name = fn["name"]
+        if fn.get("arguments"):
+            call.arguments = call.arguments + fn["arguments"] if self.incremental else fn["arguments"]
+
+    def finish(self) -> Iterator[Event]:
+        for index in sorted(self.calls):
+            call = self.calls[index]
+            call.id = call.id or f"call_{index}"
+            yield ToolCallEvent(call)
+        if self.usage is not None:
+            yield UsageEvent(self.usage)
+        yield Finish(self.finish_reason)
+
+
+def _text(content: Any) -> str | None:
+    """Content as text: multimodal replies carry a list of {"text": ...} parts."""
+    if isinstance(content, list):
+        return "".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return content
