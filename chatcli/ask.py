@@ -11,7 +11,8 @@ from chatcli.conversation import Conversation, Turn, finish_notice
 from chatcli.errors import ChatError, ExitCode, Interrupted
 from chatcli.inputs import compose_message, read_stdin, stdin_has_data
 from chatcli.messages import Notice, ToolCall
-from chatcli.render import PlainRenderer, Renderer, TerminalRenderer, is_terminal, notice, use_color
+from chatcli.render import Renderer, make_renderer, notice
+from chatcli.saving import Recorder, load, open_store
 
 
 @dataclass
@@ -24,6 +25,9 @@ class AskOptions:
     stream: bool = True
     tools: bool = True
     config: str | None = None
+    mode: str = "auto"  # "auto" (markdown on a terminal, raw text to a pipe), "raw" or "markdown"
+    cont: bool = False  # continue the last saved conversation
+    save: bool = True
 
 
 def run_ask(opts: AskOptions, stdin: Any = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -36,10 +40,21 @@ def run_ask(opts: AskOptions, stdin: Any = None, out: TextIO | None = None, err:
     err = err or sys.stderr
 
     cfg = load_config(opts.config)
-    pcfg = cfg.provider(opts.provider)
-    model = opts.model or pcfg.model
     piped = read_stdin(stdin) if stdin_has_data(stdin) else None
     text = compose_message(opts.prompt, piped)
+    store = open_store(cfg, opts.save, lambda m: notice(m, err))
+    conv, resumed = Conversation(opts.system), None
+    if opts.cont:
+        conv, resumed = load(store, None)
+        if opts.system:
+            conv.system = opts.system
+    same = resumed is not None and not opts.provider and resumed.provider in cfg.providers
+    pcfg = cfg.provider(resumed.provider if same else opts.provider)  # type: ignore[union-attr]
+    model = opts.model or (resumed.model if same and resumed.model else pcfg.model)  # type: ignore[union-attr]
+    recorder = Recorder(store, lambda: (pcfg.name, model))
+    recorder.start(conv, resumed.id if resumed else None)
+    if resumed and opts.system:
+        recorder.sync_system(conv)
 
     provider = create_provider(pcfg, notify=lambda m: notice(m, err))
     tools = None
@@ -47,10 +62,9 @@ def run_ask(opts: AskOptions, stdin: Any = None, out: TextIO | None = None, err:
         from chatcli.tools.builtins import builtin_registry
 
         tools = builtin_registry(cfg.tools)
-    conv = Conversation(opts.system)
     renderer: Renderer | None = None
     if not opts.as_json:
-        renderer = TerminalRenderer(out, color=use_color(out)) if is_terminal(out) else PlainRenderer(out, err)
+        renderer = make_renderer(out, err, mode=opts.mode, show_reasoning=cfg.show_reasoning)
 
     code: int = ExitCode.OK
     failure: BaseException | None = None
@@ -66,6 +80,7 @@ def run_ask(opts: AskOptions, stdin: Any = None, out: TextIO | None = None, err:
     finally:
         if renderer is not None:
             renderer.close()
+        store.close()
 
     turn = conv.last or Turn()
     if failure is None:

@@ -9,7 +9,8 @@ import typer
 
 from chatcli import __version__
 from chatcli.config_cmd import config_app, config_arg, providers_command
-from chatcli.errors import ChatError, ExitCode
+from chatcli.sessions_cmd import sessions_app
+from chatcli.errors import ChatError, ExitCode, UsageError
 
 app = typer.Typer(
     name="chat",
@@ -33,12 +34,66 @@ def _version(value: bool) -> None:
 @app.callback(invoke_without_command=True)
 def root(
     ctx: typer.Context,
+    provider: Optional[str] = typer.Option(None, "-p", "--provider", help="Provider to start with."),
+    model: Optional[str] = typer.Option(None, "-m", "--model", help="Model to start with."),
+    system: Optional[str] = typer.Option(None, "-s", "--system", help="System prompt."),
+    cont: bool = typer.Option(False, "-c", "--continue", help="Continue the last conversation."),
+    resume: Optional[str] = typer.Option(None, "--resume", metavar="ID", help="Continue a saved conversation."),
+    no_save: bool = typer.Option(False, "--no-save", help="Do not save this conversation."),
     config: Optional[str] = ConfigOpt,
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
 ) -> None:
-    """Chat with Qwen (DashScope), GLM (Zhipu) and OpenAI-compatible models from the terminal."""
+    """Chat with Qwen (DashScope), GLM (Zhipu) and OpenAI-compatible models from the terminal.
+
+    With no command, starts an interactive session.
+    """
     if ctx.invoked_subcommand is None:
-        typer.echo(ctx.get_help())
+        raise typer.Exit(start_session(dict(provider=provider, model=model, system=system, config=config,
+                                            resume=resume, cont=cont, no_save=no_save)))
+
+
+def start_session(opts: dict) -> int:
+    """`chat` with no command: the REPL in a terminal, one answer for piped input."""
+    if opts.get("cont") and opts.get("resume"):
+        raise UsageError("give either --continue or --resume ID, not both")
+    resume = opts.get("resume") or ("" if opts.get("cont") else None)
+    if not sys.stdin.isatty():  # `echo question | chat`: answer once, as `chat ask` would
+        from chatcli.ask import AskOptions, run_ask
+
+        return int(run_ask(AskOptions(prompt="", provider=opts.get("provider"), model=opts.get("model"),
+                                      system=opts.get("system"), config=opts.get("config"))))
+    from chatcli.config import load_config
+    from chatcli.repl import run_repl
+
+    return run_repl(load_config(opts.get("config")), opts.get("provider"), opts.get("model"), opts.get("system"),
+                    resume=resume, save=not opts.get("no_save"))
+
+
+# The options of a bare `chat`. Parsed by hand so the REPL skips Typer's per-parameter
+# validation, which imports pydantic (~70 ms) before the prompt could show.
+_SESSION_OPTIONS = {"-p": "provider", "--provider": "provider", "-m": "model", "--model": "model",
+                    "-s": "system", "--system": "system", "--config": "config", "--resume": "resume"}
+_SESSION_FLAGS = {"-c": "cont", "--continue": "cont", "--no-save": "no_save"}
+
+
+def _session_args(argv: list[str]) -> dict[str, str | bool] | None:
+    """The options of a bare `chat [-p NAME] [-m MODEL] [-s TEXT] [-c] ...`, or None for anything else."""
+    found: dict[str, str | bool] = {}
+    args = iter(argv)
+    for arg in args:
+        if arg in _SESSION_FLAGS:
+            found[_SESSION_FLAGS[arg]] = True
+            continue
+        name, eq, value = arg.partition("=") if arg.startswith("--") else (arg, "", "")
+        key = _SESSION_OPTIONS.get(name)
+        if key is None:
+            return None
+        if not eq:
+            value = next(args, None)  # type: ignore[assignment]
+            if value is None:
+                return None
+        found[key] = value
+    return found
 
 
 @app.command()
@@ -51,11 +106,19 @@ def ask(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object with the whole result."),
     no_stream: bool = typer.Option(False, "--no-stream", help="Wait for the whole answer instead of streaming."),
     no_tools: bool = typer.Option(False, "--no-tools", help="Offer the model no local tools."),
+    raw: bool = typer.Option(False, "--raw", help="Print the answer's text as it arrives, even on a terminal."),
+    markdown: bool = typer.Option(False, "--markdown", help="Render the answer as markdown, even to a pipe."),
+    cont: bool = typer.Option(False, "-c", "--continue", help="Continue the last saved conversation."),
+    no_save: bool = typer.Option(False, "--no-save", help="Do not save this exchange."),
     config: Optional[str] = ConfigOpt,
 ) -> None:
     """Ask one question and print the answer; piped stdin is added as context."""
     from chatcli.ask import AskOptions, run_ask
 
+    if raw and markdown:
+        from chatcli.errors import UsageError
+
+        raise UsageError("--raw and --markdown cannot be used together")
     try:
         code = run_ask(AskOptions(
             prompt=" ".join(prompt or []).strip(),
@@ -66,6 +129,9 @@ def ask(
             stream=not no_stream,
             tools=not no_tools,
             config=config_arg(ctx, config),
+            mode="raw" if raw else "markdown" if markdown else "auto",
+            cont=cont,
+            save=not no_save,
         ))
     except BrokenPipeError:  # the reader went away (`| head`): stop quietly, like SIGPIPE would
         raise typer.Exit(141) from None
@@ -88,6 +154,7 @@ def tools_cmd(ctx: typer.Context, config: Optional[str] = ConfigOpt) -> None:
 
 
 app.add_typer(config_app, name="config", help="Show or change the configuration file.")
+app.add_typer(sessions_app, name="sessions", help="List, show, search, export or delete saved conversations.")
 
 
 def _click_errors() -> tuple[type[BaseException], type[BaseException]]:
@@ -109,10 +176,14 @@ def error_line(message: str) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning every failure into one line and an exit code."""
     ClickException, Abort = _click_errors()
-    command = typer.main.get_command(app)
+    argv = sys.argv[1:] if argv is None else argv
+    session = _session_args(argv)
     try:
-        result = command.main(args=argv, prog_name="chat", standalone_mode=False)
-        code = result if isinstance(result, int) else 0
+        if session is not None:
+            code = start_session(session)
+        else:
+            result = typer.main.get_command(app).main(args=argv, prog_name="chat", standalone_mode=False)
+            code = result if isinstance(result, int) else 0
         if code == ExitCode.INTERRUPTED:  # typer turns a stray Ctrl-C into a silent 130
             error_line("interrupted")
     except ChatError as err:

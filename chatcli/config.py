@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterable
 from chatcli.errors import AuthError, ConfigError
 from chatcli.tools.weather import WeatherSettings
 
-PROVIDER_KINDS = ("openai", "zhipu")
+PROVIDER_KINDS = ("openai", "zhipu", "dashscope")
 DEFAULT_PROVIDER = "qwen"
 DEFAULT_TIMEOUT = 120.0
 KEY_CMD_TIMEOUT = 30.0
@@ -25,6 +25,7 @@ _QWEN = {"kind": "openai", "api_key_env": "DASHSCOPE_API_KEY", "model": "qwen-pl
 PRESETS: dict[str, dict[str, Any]] = {
     "qwen": {**_QWEN, "base_url": "https://dashscope.aliyuncs.com/compatible-mode/v1"},
     "qwen-intl": {**_QWEN, "base_url": "https://dashscope-intl.aliyuncs.com/compatible-mode/v1"},
+    "dashscope": {**_QWEN, "kind": "dashscope", "base_url": "https://dashscope.aliyuncs.com/api/v1"},
     "openai": {
         "kind": "openai", "base_url": "https://api.openai.com/v1", "api_key_env": "OPENAI_API_KEY",
         "model": "gpt-4o-mini", "models": ["gpt-4o-mini", "gpt-4o", "gpt-4.1", "gpt-4.1-mini", "o4-mini"],
@@ -57,6 +58,9 @@ default_provider = "qwen"
 # [providers.qwen-intl]             # DashScope international (Singapore)
 # model = "qwen-plus"
 
+# [providers.dashscope]             # DashScope's native protocol (no SDK), same key as qwen
+# model = "qwen-max"
+
 # [providers.openai]
 # model = "gpt-4o"
 # api_key_cmd = "pass show openai/api-key"
@@ -69,13 +73,18 @@ default_provider = "qwen"
 # model = "glm-4-flash"
 # api_key_env = "ZHIPUAI_API_KEY"
 
-# A provider of your own needs kind ("openai" or "zhipu"), base_url and model:
+# A provider of your own needs kind ("openai", "zhipu" or "dashscope"), base_url and model:
 # [providers.myvllm]
 # kind = "openai"
 # base_url = "http://localhost:8000/v1"
 # model = "Qwen/Qwen2.5-7B-Instruct"
 # models = ["Qwen/Qwen2.5-7B-Instruct"]
 # api_key_env = "VLLM_API_KEY"      # leave out (or "") if no key is needed
+
+# Conversations are saved as they happen (`chat sessions list`, `chat -c` to continue).
+# [store]
+# enabled = true                    # false (or --no-save) saves nothing
+# path = "~/chat-history.db"        # default: chat.db in $XDG_DATA_HOME/chatcli
 """
 
 
@@ -100,8 +109,10 @@ _pos_int = _is(lambda v: type(v) is int and v > 0, "must be a whole number > 0")
 # Known keys. Adding a top-level setting is one line here plus a field on Config.
 _TOP_KEYS: dict[str, _Check] = {
     "default_provider": _nonempty,
+    "show_reasoning": _bool,
     "providers": _table,
     "tools": _table,
+    "store": _table,
     "context": _table,  # reserved for the context issue; kept raw
 }
 _PROVIDER_KEYS: dict[str, _Check] = {
@@ -116,6 +127,7 @@ _PROVIDER_KEYS: dict[str, _Check] = {
     "timeout": _positive,
 }
 _TOOLS_KEYS: dict[str, _Check] = {"enabled": _bool, "max_rounds": _pos_int, "timeout": _positive, "weather": _table}
+_STORE_KEYS: dict[str, _Check] = {"enabled": _bool, "path": _nonempty}
 _WEATHER_KEYS: dict[str, _Check] = {"geocoding_url": _nonempty, "forecast_url": _nonempty, "timeout": _positive}
 _REQUIRED = ("kind", "base_url", "model")
 _STRING_CHECKS = (_string, _nonempty)
@@ -178,6 +190,22 @@ class ToolsConfig:
 
 
 @dataclass
+class StoreConfig:
+    """[store]: whether conversations are saved, and where."""
+
+    enabled: bool = True
+    path: str | None = None  # the database file; relative to the config file's directory
+
+    def db_path(self) -> Path:
+        """The database file: path if set, else chat.db in the user data dir (honours XDG_DATA_HOME)."""
+        if self.path:
+            return Path(self.path).expanduser()
+        import platformdirs
+
+        return platformdirs.user_data_path("chatcli") / "chat.db"
+
+
+@dataclass
 class Config:
     """The effective configuration: the file (if any) laid over the presets."""
 
@@ -186,7 +214,9 @@ class Config:
     default_provider: str
     providers: dict[str, ProviderConfig]
     tools: ToolsConfig = field(default_factory=ToolsConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
     context: dict = field(default_factory=dict)
+    show_reasoning: bool = True  # show the model's reasoning (dim, folded to one line) in a terminal
 
     def provider(self, name: str | None = None) -> ProviderConfig:
         """Return the named provider, or the default one."""
@@ -293,9 +323,11 @@ def _build(raw: dict, path: Path, text: str | None, exists: bool) -> Config:
     default = raw.get("default_provider", DEFAULT_PROVIDER)
     if default not in providers:
         raise fail(("default_provider",), f"default_provider {default!r} names no provider (known: {', '.join(providers)})")
-    extras = {k: copy.deepcopy(v) for k, v in raw.items() if k not in ("default_provider", "providers", "tools")}
+    extras = {k: copy.deepcopy(v) for k, v in raw.items() if k not in ("default_provider", "providers", "tools", "store")}
     tools = _tools(raw.get("tools", {}), fail)
-    return Config(path=path, exists=exists, default_provider=default, providers=providers, tools=tools, **extras)
+    store = _store(raw.get("store", {}), path, fail)
+    return Config(path=path, exists=exists, default_provider=default, providers=providers, tools=tools,
+                  store=store, **extras)
 
 
 def _tools(table: dict, fail) -> ToolsConfig:
@@ -305,6 +337,15 @@ def _tools(table: dict, fail) -> ToolsConfig:
     _check_keys(weather, _WEATHER_KEYS, ("tools", "weather"), fail)
     fields = {k: v for k, v in table.items() if k != "weather"}
     return ToolsConfig(**fields, weather=WeatherSettings(**weather))
+
+
+def _store(table: dict, config_file: Path, fail) -> StoreConfig:
+    """Validate [store]; a relative path is taken from the config file's directory."""
+    _check_keys(table, _STORE_KEYS, ("store",), fail)
+    path = table.get("path")
+    if path is not None:
+        path = str(config_file.parent / Path(path).expanduser())
+    return StoreConfig(enabled=table.get("enabled", True), path=path)
 
 
 def _check_keys(table: dict, known: dict[str, _Check], where: tuple[str, ...], fail) -> None:
@@ -480,6 +521,8 @@ def _expects_string(parts: list[str]) -> bool:
         check = _TOP_KEYS.get(parts[0])
     elif len(parts) == 3 and parts[0] == "providers":
         check = _PROVIDER_KEYS.get(parts[2])
+    elif len(parts) == 2 and parts[0] == "store":
+        check = _STORE_KEYS.get(parts[1])
     else:
         return False
     return check in _STRING_CHECKS

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -83,6 +83,13 @@ class Conversation:
     def __init__(self, system: str | None = None) -> None:
         self.messages: list[Message] = [Message("system", system)] if system else []
         self.last: Turn | None = None
+        self.on_message: Callable[[Message, Usage | None], None] | None = None  # e.g. saving
+
+    def append(self, message: Message, usage: Usage | None = None) -> None:
+        """Add a message to the history (and tell the listener)."""
+        self.messages.append(message)
+        if self.on_message is not None:
+            self.on_message(message, usage)
 
     def send(
         self,
@@ -97,7 +104,7 @@ class Conversation:
         extra_body: dict[str, Any] | None = None,
     ) -> Iterator[Event]:
         """Append the user's message, then call the model (running its tool calls) until it answers."""
-        self.messages.append(Message("user", text))
+        self.append(Message("user", text))
         turn = self.last = Turn()
         base = ChatRequest(messages=[], model=model, stream=stream, options=options or {},
                            extra_body=extra_body or {}, tools=tools.schemas() if tools else None)
@@ -124,7 +131,7 @@ class Conversation:
                     turn: Turn) -> Iterator[Event]:
         """One request; records the assistant message (even a partial one). Returns its tool calls."""
         request = dataclasses.replace(base, messages=list(self.messages))
-        content, calls = "", []
+        content, calls, usage = "", [], None
         separate = bool(turn.content) and not turn.content.endswith("\n")
         complete = False
         try:
@@ -137,6 +144,8 @@ class Conversation:
                     content += event.text
                 elif isinstance(event, ToolCallEvent):
                     calls.append(event.call)
+                elif isinstance(event, UsageEvent):
+                    usage = event.usage
                 turn.add(event)
                 yield event
             complete = True
@@ -144,7 +153,7 @@ class Conversation:
             if tools is None or not complete:
                 calls = []  # never leave calls without results in the history
             if content or calls:
-                self.messages.append(Message("assistant", content, tool_calls=calls, interrupted=not complete))
+                self.append(Message("assistant", content, tool_calls=calls, interrupted=not complete), usage)
         return calls
 
     def _run_tools(self, tools: ToolRegistry, calls: list[ToolCall], turn: Turn) -> Iterator[Event]:
@@ -159,7 +168,7 @@ class Conversation:
             for call in calls:
                 result = done.get(id(call))
                 content = result.content if result else json.dumps({"error": "interrupted before it finished"})
-                self.messages.append(Message("tool", content, tool_call_id=call.id, name=call.name))
+                self.append(Message("tool", content, tool_call_id=call.id, name=call.name))
 
     def last_user_index(self) -> int | None:
         """Index of the last user message, or None."""
@@ -199,4 +208,4 @@ class Conversation:
 
     def _answer_unrun(self, calls: list[ToolCall], reason: str) -> None:
         for call in calls:
-            self.messages.append(Message("tool", json.dumps({"error": reason}), tool_call_id=call.id, name=call.name))
+            self.append(Message("tool", json.dumps({"error": reason}), tool_call_id=call.id, name=call.name))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Protocol, TextIO
+from typing import Any, Protocol, TextIO
 
 from chatcli.messages import Event, Notice, ReasoningDelta, TextDelta, ToolResult
 from chatcli.sanitize import Sanitizer, strip_controls
@@ -28,7 +28,18 @@ def is_terminal(stream: TextIO) -> bool:
 class Renderer(Protocol):
     def handle(self, event: Event) -> None: ...
 
+    def line(self, text: str) -> None: ...
+
     def close(self) -> None: ...
+
+
+def make_renderer(out: TextIO, err: TextIO, *, mode: str = "auto", show_reasoning: bool = True) -> Renderer:
+    """The renderer for these streams: mode "auto" (markdown on a terminal, else raw), "raw" or "markdown"."""
+    if mode not in ("auto", "raw", "markdown"):
+        raise ValueError(f"unknown render mode {mode!r}")
+    if mode == "raw" or (mode == "auto" and not is_terminal(out)):
+        return PlainRenderer(out, err)
+    return TerminalRenderer(out, err, show_reasoning=show_reasoning)
 
 
 def tool_line(result: ToolResult, width: int = 100) -> str:
@@ -64,10 +75,15 @@ class PlainRenderer:
         if isinstance(event, TextDelta):
             self.out.write(self.text.feed(event.text))
             self.out.flush()
-        elif isinstance(event, ToolResult) and self.progress:
-            notice(tool_line(event), self.err, prefix="")  # type: ignore[arg-type]
+        elif isinstance(event, ToolResult):
+            self.line(tool_line(event))
         elif isinstance(event, Notice) and self.err is not None:
             notice(event.text, self.err)
+
+    def line(self, text: str) -> None:
+        """Progress decoration: on stderr, and only when stderr is a terminal."""
+        if self.progress:
+            notice(text, self.err, prefix="")  # type: ignore[arg-type]
 
     def close(self) -> None:
         self.out.write(self.text.flush())
@@ -75,61 +91,69 @@ class PlainRenderer:
 
 
 class TerminalRenderer:
-    """A simple terminal view: reasoning dimmed, then the answer, ending on a fresh line."""
+    """Markdown rendered as it streams (chatcli.mdstream, loaded with the first output).
 
-    def __init__(self, out: TextIO, color: bool = True, show_reasoning: bool = True) -> None:
+    On a terminal: styled, with a live region for the unfinished block, reasoning and dim lines.
+    Otherwise (--markdown to a pipe or TERM=dumb): the same layout without escape codes, and
+    decoration goes where PlainRenderer sends it.
+    """
+
+    def __init__(self, out: TextIO, err: TextIO | None = None, *, show_reasoning: bool = True) -> None:
         self.out = out
-        self.color = color
-        self.show_reasoning = show_reasoning
-        self.text = Sanitizer()
-        self.thinking = Sanitizer()
-        self.in_reasoning = False
-        self.at_line_start = True
+        self.live = is_terminal(out)
+        self.color = use_color(out)
+        self.show_reasoning = show_reasoning and self.live
+        self.side = None if self.live else PlainRenderer(out, err)
+        self._md: Any = None
 
-    def _write(self, text: str) -> None:
-        if text:
-            self.out.write(text)
-            self.out.flush()
-            self.at_line_start = text.endswith("\n")
+    def _view(self) -> Any:
+        """The mdstream renderer, created (and rich imported) on first use."""
+        if self._md is None:
+            from rich.console import Console
+
+            from chatcli.mdstream import MarkdownRenderer
+
+            console = Console(file=self.out, force_terminal=self.live, force_interactive=self.live,
+                              color_system="auto" if self.live else None, no_color=not self.color,
+                              markup=False, emoji=False, highlight=False, legacy_windows=False)
+            self._md = MarkdownRenderer(console, show_reasoning=self.show_reasoning)
+        return self._md
 
     def handle(self, event: Event) -> None:
-        if isinstance(event, ReasoningDelta) and self.show_reasoning:
-            if not self.in_reasoning:
-                self.in_reasoning = True
-                if self.color:
-                    self.out.write(DIM)
-            self._write(self.thinking.feed(event.text))
-        elif isinstance(event, TextDelta):
-            if self.in_reasoning:
-                self._end_reasoning()
-            self._write(self.text.feed(event.text))
+        if isinstance(event, (TextDelta, ReasoningDelta)):
+            if event.text and (isinstance(event, TextDelta) or self.show_reasoning):
+                self._view().handle(event)
+        elif self.side is not None:
+            self.side.handle(event)
+        elif self._md is not None:
+            self._md.handle(event)
         elif isinstance(event, ToolResult):
-            self._line(tool_line(event))
+            self.line(tool_line(event, _columns(self.out)))
         elif isinstance(event, Notice):
-            self._line(f"chat: {event.text}")
+            self.line(f"chat: {event.text}")
 
-    def _line(self, text: str) -> None:
-        """A dim line of its own, between pieces of the answer."""
-        if self.in_reasoning:
-            self._end_reasoning()
-        self._write(self.text.flush())
-        if not self.at_line_start:
-            self._write("\n")
-        self._write(f"{DIM}{text}{RESET}\n" if self.color else f"{text}\n")
-
-    def _end_reasoning(self) -> None:
-        self._write(self.thinking.flush())
-        if self.color:
-            self.out.write(RESET)
-        self._write("\n\n" if not self.at_line_start else "\n")
-        self.in_reasoning = False
+    def line(self, text: str) -> None:
+        """A dim line between blocks (on a terminal; else as PlainRenderer would)."""
+        if self.side is not None:
+            self.side.line(text)
+        elif self._md is not None:
+            self._md.line(text)
+        else:  # nothing streamed yet: no need to load rich for one line
+            line = strip_controls(text)
+            self.out.write(f"{DIM}{line}{RESET}\n" if self.color else f"{line}\n")
+            self.out.flush()
 
     def close(self) -> None:
-        if self.in_reasoning:
-            self._end_reasoning()
-        self._write(self.text.flush())
-        if not self.at_line_start:
-            self._write("\n")
+        if self._md is not None:
+            self._md.close()
+
+
+def _columns(stream: TextIO) -> int:
+    """The terminal's width (100 if unknown)."""
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, ValueError, OSError):
+        return 100
 
 
 def notice(message: str, err: TextIO, prefix: str = "chat: ") -> None:

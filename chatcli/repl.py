@@ -24,6 +24,7 @@ from chatcli.messages import Usage
 from chatcli.providers import ADAPTERS, create_provider
 from chatcli.providers.base import Provider
 from chatcli.render import make_renderer, notice
+from chatcli.saving import Recorder, load, open_store
 from chatcli.sanitize import strip_controls
 
 HELP = """\
@@ -38,12 +39,14 @@ HELP = """\
 /tools on|off         offer local tools to the model, or not
 /think on|off         ask the model to reason first, or not
 /usage                tokens used in this conversation
+/sessions             recent saved conversations
+/load ID              continue a saved conversation (an id prefix is enough)
 /exit                 leave (also Ctrl-D, or Ctrl-C twice on an empty line)
 Enter sends; Esc-Enter or Alt-Enter adds a line; Up/Down and Ctrl-R search the input history.
 Start a message with // to send text that begins with /."""
 
 COMMANDS = ["/help", "/provider", "/model", "/system", "/clear", "/history", "/retry", "/undo",
-            "/tools", "/think", "/usage", "/exit"]
+            "/tools", "/think", "/usage", "/sessions", "/load", "/exit"]
 
 
 @dataclass
@@ -60,6 +63,7 @@ class ReplState:
     requests: int = 0
     last_prompt_tokens: int = 0
     providers: dict[str, Provider] = field(default_factory=dict)
+    recorder: Recorder | None = None
 
 
 class SlashCompleter(Completer):
@@ -112,6 +116,8 @@ class Repl:
             "/tools": self.cmd_tools,
             "/think": self.cmd_think,
             "/usage": self.cmd_usage,
+            "/sessions": self.cmd_sessions,
+            "/load": self.cmd_load,
             "/exit": lambda _: True,
             "/quit": lambda _: True,
         }
@@ -292,10 +298,12 @@ class Repl:
         if not arg:
             return self.say(f"system prompt: {conv.system or '(none)'}")
         conv.system = arg
+        self.state.recorder.sync_system(conv)
         self.say("system prompt set")
 
     def cmd_clear(self, _: str) -> None:
         self.state.conversation.clear()
+        self.state.recorder.start(self.state.conversation)
         self.state.last_prompt_tokens = 0
         self.say("new conversation")
 
@@ -313,14 +321,50 @@ class Repl:
         self.say("\n".join(lines) if lines else "(empty conversation)", dim=False)
 
     def cmd_retry(self, _: str) -> None:
-        text = self.state.conversation.undo()
+        text = self._undo()
         if text is None:
             return self.error("nothing to retry")
         self.send(text)
 
     def cmd_undo(self, _: str) -> None:
-        text = self.state.conversation.undo()
+        text = self._undo()
         self.say("nothing to undo" if text is None else f"dropped the last turn: {_short(text)}")
+
+    def _undo(self) -> str | None:
+        text = self.state.conversation.undo()
+        if text is not None:
+            self.state.recorder.truncated(self.state.conversation)
+        return text
+
+    def cmd_sessions(self, _: str) -> None:
+        try:
+            rows = self.state.recorder.store.list(20)
+        except ChatError as e:
+            return self.error(e.message)
+        current = self.state.recorder.conversation_id
+        lines = [f"{'*' if r.id == current else ' '} {r.id}  {_when(r.updated)}  {r.message_count:>3} msgs  {r.title}"
+                 for r in rows]
+        self.say("\n".join(lines) + "\n/load ID continues one" if lines else "no saved conversations yet")
+
+    def cmd_load(self, arg: str) -> None:
+        if not arg:
+            return self.error("usage: /load ID (see /sessions)")
+        try:
+            self.resume(arg)
+        except ChatError as e:
+            self.error(e.message)
+
+    def resume(self, ref: str | None) -> None:
+        """Continue a saved conversation (the last one when ref is None) with its provider and model."""
+        s = self.state
+        conversation, info = load(s.recorder.store, ref)
+        if info.provider in s.cfg.providers:
+            s.provider_name, s.model = info.provider, info.model or s.cfg.providers[info.provider].model
+        s.conversation = conversation
+        s.recorder.start(conversation, info.id)
+        s.last_prompt_tokens = 0
+        turns = sum(1 for m in conversation.messages if m.role == "user")
+        self.say(f"continuing {info.id} “{info.title}” ({turns} turns, {s.provider_name}:{s.model})")
 
     def cmd_tools(self, arg: str) -> None:
         on = _on_off(arg)
@@ -385,6 +429,10 @@ def _short(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _when(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp))
+
+
 def _k(n: int) -> str:
     return f"{n / 1000:.1f}k" if n >= 1000 else str(n)
 
@@ -406,9 +454,26 @@ def _history():  # type: ignore[no-untyped-def]
         return InMemoryHistory()
 
 
-def run_repl(cfg: Config, provider: str | None, model: str | None, system: str | None) -> int:
-    """Start the interactive session."""
+def run_repl(cfg: Config, provider: str | None, model: str | None, system: str | None, *,
+             resume: str | None = None, save: bool = True) -> int:
+    """Start the interactive session; resume is an id prefix, "" for the last conversation, or None."""
     pcfg = cfg.provider(provider)
     state = ReplState(cfg=cfg, provider_name=pcfg.name, model=model or pcfg.model,
                       conversation=Conversation(system), tools_on=cfg.tools.enabled)
-    return Repl(state).run()
+    repl = Repl(state)
+    store = open_store(cfg, save, lambda m: notice(m, repl.err))
+    state.recorder = Recorder(store, lambda: (state.provider_name, state.model))
+    state.recorder.start(state.conversation)
+    if resume is not None:
+        repl.resume(resume or None)
+        if provider:  # flags given now win over what the conversation last used
+            state.provider_name, state.model = pcfg.name, model or pcfg.model
+        elif model:
+            state.model = model
+        if system:
+            state.conversation.system = system
+            state.recorder.sync_system(state.conversation)
+    try:
+        return repl.run()
+    finally:
+        store.close()

@@ -377,3 +377,23 @@ def test_reader_closing_the_pipe_stops_quietly(chat, server):
         shell=True, executable="/bin/bash", env=chat.env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 141
     assert proc.stderr == ""
+
+
+def test_ask_is_saved_and_continued(chat, server):
+    server.queue(fs.zhipu_text(["记住了"]), fs.zhipu_text(["蓝色"]))
+    assert chat.run("ask", "-p", "zhipu", "我最喜欢蓝色，记住").returncode == 0
+    proc = chat.run("ask", "-c", "我最喜欢什么颜色？")
+    assert proc.returncode == 0, proc.stderr
+    second = completions(server)[1]
+    assert second.path == "/api/paas/v4/chat/completions"  # the conversation's provider
+    assert [m["content"] for m in second.json["messages"]] == ["我最喜欢蓝色，记住", "记住了", "我最喜欢什么颜色？"]
+    listing = chat.run("sessions", "list", "--json")
+    assert json.loads(listing.stdout)[0]["message_count"] == 4
+
+
+def test_ask_no_save_and_nothing_to_continue(chat, server):
+    server.queue(fs.dashscope_text(["x"]))
+    assert chat.run("ask", "--no-save", "private").returncode == 0
+    proc = chat.run("ask", "-c", "more")
+    assert proc.returncode == 2
+    one_line_error(proc, "no saved conversation")

@@ -61,7 +61,7 @@ def test_no_file_gives_presets(tmp_path: Path) -> None:
     cfg = c.load_config(str(tmp_path / "missing.toml"))
     assert not cfg.exists
     assert cfg.default_provider == "qwen"
-    assert list(cfg.providers) == ["qwen", "qwen-intl", "openai", "ollama", "zhipu"]
+    assert list(cfg.providers) == ["qwen", "qwen-intl", "dashscope", "openai", "ollama", "zhipu"]
     qwen = cfg.provider()
     assert (qwen.kind, qwen.model, qwen.api_key_env) == ("openai", "qwen-plus", "DASHSCOPE_API_KEY")
     assert qwen.base_url == "https://dashscope.aliyuncs.com/compatible-mode/v1"
@@ -192,7 +192,7 @@ def test_unknown_provider_lists_known(tmp_path: Path) -> None:
     cfg = c.load_config(str(tmp_path / "missing.toml"))
     with pytest.raises(ConfigError) as info:
         cfg.provider("nope")
-    assert str(info.value) == "unknown provider 'nope' (known: qwen, qwen-intl, openai, ollama, zhipu)"
+    assert str(info.value) == "unknown provider 'nope' (known: qwen, qwen-intl, dashscope, openai, ollama, zhipu)"
     assert info.value.exit_code == 2
 
 

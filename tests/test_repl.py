@@ -218,3 +218,68 @@ def test_piped_stdin_to_bare_chat_answers_once(chat, server):
     proc = chat.run(input="question from a pipe")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "piped answer"
+
+
+def test_saved_then_continued_with_dash_c(term, server, chat):
+    tty = term()
+    tty.wait_prompt(QWEN)
+    say(tty, server, "记住：我叫小明", fs.dashscope_text(["好的，小明。"]))
+    tty.send(CTRL_D)
+    assert tty.wait_exit() == 0
+    listing = chat.run("sessions", "list")
+    assert listing.returncode == 0 and "记住：我叫小明" in listing.stdout
+    again = term("-c")
+    again.wait_text("continuing")
+    again.wait_prompt(QWEN)
+    say(again, server, "我叫什么？", fs.dashscope_text(["你叫小明。"]))
+    assert [m["content"] for m in completions(server)[1].json["messages"]] == [
+        "记住：我叫小明", "好的，小明。", "我叫什么？"]
+    again.send(CTRL_D)
+    assert again.wait_exit() == 0
+    shown = chat.run("sessions", "show", listing.stdout.splitlines()[1].split("\t")[0])
+    assert "你叫小明。" in shown.stdout
+
+
+def test_resume_by_id_restores_provider_and_undo_is_saved(term, server, chat):
+    tty = term("-p", "zhipu")
+    tty.wait_prompt("zhipu:glm-4-plus>")
+    say(tty, server, "first", fs.zhipu_text(["one"]), prompt="zhipu:glm-4-plus>")
+    say(tty, server, "second", fs.zhipu_text(["two"]), prompt="zhipu:glm-4-plus>")
+    tty.send("/undo" + ENTER)
+    tty.wait_text("dropped the last turn")
+    tty.wait_prompt("zhipu:glm-4-plus>")
+    tty.send("/sessions" + ENTER)
+    tty.wait_text("/load ID continues one")
+    tty.send(CTRL_D)
+    assert tty.wait_exit() == 0
+    cid = chat.run("sessions", "list").stdout.splitlines()[1].split("\t")[0]
+    again = term("--resume", cid[:4])
+    again.wait_prompt("zhipu:glm-4-plus>")
+    say(again, server, "third", fs.zhipu_text(["three"]), prompt="zhipu:glm-4-plus>")
+    assert [m["content"] for m in completions(server)[-1].json["messages"]] == ["first", "one", "third"]
+
+
+def test_no_save(term, server, chat):
+    tty = term("--no-save")
+    tty.wait_prompt(QWEN)
+    say(tty, server, "secret stuff", fs.dashscope_text(["ok"]))
+    tty.send(CTRL_D)
+    assert tty.wait_exit() == 0
+    assert "secret stuff" not in chat.run("sessions", "list").stdout
+
+
+def test_load_in_the_session(term, server, chat):
+    tty = term()
+    tty.wait_prompt(QWEN)
+    say(tty, server, "topic A", fs.dashscope_text(["about A"]))
+    tty.send("/clear" + ENTER)
+    tty.wait_text("new conversation")
+    tty.wait_prompt(QWEN)
+    say(tty, server, "topic B", fs.dashscope_text(["about B"]))
+    rows = chat.run("sessions", "list").stdout.splitlines()[1:]
+    cid_a = next(r.split("\t")[0] for r in rows if "topic A" in r)
+    tty.send(f"/load {cid_a}" + ENTER)
+    tty.wait_text("continuing")
+    tty.wait_prompt(QWEN)
+    say(tty, server, "more on A", fs.dashscope_text(["sure"]))
+    assert [m["content"] for m in completions(server)[-1].json["messages"]] == ["topic A", "about A", "more on A"]
