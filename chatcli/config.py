@@ -113,7 +113,7 @@ _TOP_KEYS: dict[str, _Check] = {
     "providers": _table,
     "tools": _table,
     "store": _table,
-    "context": _table,  # reserved for the context issue; kept raw
+    "context": _table,
 }
 _PROVIDER_KEYS: dict[str, _Check] = {
     "kind": _kind,
@@ -128,6 +128,7 @@ _PROVIDER_KEYS: dict[str, _Check] = {
 }
 _TOOLS_KEYS: dict[str, _Check] = {"enabled": _bool, "max_rounds": _pos_int, "timeout": _positive, "weather": _table}
 _STORE_KEYS: dict[str, _Check] = {"enabled": _bool, "path": _nonempty}
+_CONTEXT_KEYS: dict[str, _Check] = {"max_tokens": _pos_int}
 _WEATHER_KEYS: dict[str, _Check] = {"geocoding_url": _nonempty, "forecast_url": _nonempty, "timeout": _positive}
 _REQUIRED = ("kind", "base_url", "model")
 _STRING_CHECKS = (_string, _nonempty)
@@ -190,6 +191,13 @@ class ToolsConfig:
 
 
 @dataclass
+class ContextConfig:
+    """[context]: how much of a conversation a request may carry."""
+
+    max_tokens: int | None = None  # None: each model's own window, less room for the answer
+
+
+@dataclass
 class StoreConfig:
     """[store]: whether conversations are saved, and where."""
 
@@ -215,7 +223,7 @@ class Config:
     providers: dict[str, ProviderConfig]
     tools: ToolsConfig = field(default_factory=ToolsConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
-    context: dict = field(default_factory=dict)
+    context: ContextConfig = field(default_factory=lambda: ContextConfig())
     show_reasoning: bool = True  # show the model's reasoning (dim, folded to one line) in a terminal
 
     def provider(self, name: str | None = None) -> ProviderConfig:
@@ -323,9 +331,11 @@ def _build(raw: dict, path: Path, text: str | None, exists: bool) -> Config:
     default = raw.get("default_provider", DEFAULT_PROVIDER)
     if default not in providers:
         raise fail(("default_provider",), f"default_provider {default!r} names no provider (known: {', '.join(providers)})")
-    extras = {k: copy.deepcopy(v) for k, v in raw.items() if k not in ("default_provider", "providers", "tools", "store")}
+    extras = {k: copy.deepcopy(v) for k, v in raw.items() if k not in ("default_provider", "providers", "tools", "store", "context")}
     tools = _tools(raw.get("tools", {}), fail)
     store = _store(raw.get("store", {}), path, fail)
+    _check_keys(raw.get("context", {}), _CONTEXT_KEYS, ("context",), fail)
+    extras["context"] = ContextConfig(**raw.get("context", {}))
     return Config(path=path, exists=exists, default_provider=default, providers=providers, tools=tools,
                   store=store, **extras)
 

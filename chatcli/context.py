@@ -51,3 +51,30 @@ def estimate_messages(messages: Iterable[Message]) -> int:
         for call in m.tool_calls:
             total += estimate_text(call.name) + estimate_text(call.arguments)
     return total
+
+
+def budget(model: str, max_tokens: int | None = None) -> int:
+    """Tokens a request may carry: the configured maximum, else the window less room for the answer."""
+    if max_tokens:
+        return max_tokens
+    window = context_window(model)
+    return window - min(8192, window // 4)
+
+
+def fit(messages: list[Message], limit: int) -> tuple[list[Message], int]:
+    """The messages to send within limit, and how many of the oldest turns were left out.
+
+    A turn is a user message and everything up to the next one, so a tool exchange is never
+    split. The system prompt and the current (last) turn are always kept.
+    """
+    head = messages[:1] if messages and messages[0].role == "system" else []
+    starts = [i for i, m in enumerate(messages) if m.role == "user" and i >= len(head)]
+    if len(starts) <= 1 or estimate_messages(messages) <= limit:
+        return list(messages), 0
+    fixed = estimate_messages(head)
+    sizes = [estimate_messages(messages[a:b]) for a, b in zip(starts, starts[1:] + [len(messages)])]
+    total, dropped = fixed + sum(sizes), 0
+    while dropped < len(starts) - 1 and total > limit:
+        total -= sizes[dropped]
+        dropped += 1
+    return head + messages[starts[dropped]:], dropped

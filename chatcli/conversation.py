@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from chatcli.context import fit
 from chatcli.errors import ChatError
 from chatcli.messages import (
     ChatRequest,
@@ -59,6 +60,7 @@ class Turn:
     usage: Usage | None = None
     finish_reason: str | None = None
     rounds: int = 0
+    dropped: int = 0  # oldest turns left out of the request to fit the context budget
     interrupted: bool = False
     error: ChatError | None = None
 
@@ -102,15 +104,19 @@ class Conversation:
         stream: bool = True,
         options: dict[str, Any] | None = None,
         extra_body: dict[str, Any] | None = None,
+        budget: int | None = None,
     ) -> Iterator[Event]:
-        """Append the user's message, then call the model (running its tool calls) until it answers."""
+        """Append the user's message, then call the model (running its tool calls) until it answers.
+
+        With a token budget, the oldest turns that do not fit are left out of the requests.
+        """
         self.append(Message("user", text))
         turn = self.last = Turn()
         base = ChatRequest(messages=[], model=model, stream=stream, options=options or {},
                            extra_body=extra_body or {}, tools=tools.schemas() if tools else None)
         try:
             while True:
-                calls = yield from self._model_call(provider, base, tools, turn)
+                calls = yield from self._model_call(provider, base, tools, turn, budget)
                 if not calls:
                     return
                 if turn.rounds >= max_rounds:
@@ -128,9 +134,14 @@ class Conversation:
             raise
 
     def _model_call(self, provider: Provider, base: ChatRequest, tools: ToolRegistry | None,
-                    turn: Turn) -> Iterator[Event]:
+                    turn: Turn, budget: int | None) -> Iterator[Event]:
         """One request; records the assistant message (even a partial one). Returns its tool calls."""
-        request = dataclasses.replace(base, messages=list(self.messages))
+        messages, dropped = fit(self.messages, budget) if budget else (list(self.messages), 0)
+        if dropped > turn.dropped:  # said once per turn, unless tool results push out more
+            turn.dropped = dropped
+            yield Notice(f"left out the {dropped} oldest turn{'s' if dropped > 1 else ''} "
+                         f"to stay within the context budget (~{budget:,} tokens)")
+        request = dataclasses.replace(base, messages=messages)
         content, calls, usage = "", [], None
         separate = bool(turn.content) and not turn.content.endswith("\n")
         complete = False
