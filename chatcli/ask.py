@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from chatcli.context import budget
 from chatcli.conversation import Conversation, Turn, finish_notice
 from chatcli.errors import ChatError, ExitCode, Interrupted
-from chatcli.inputs import compose_message, read_stdin, stdin_has_data
+from chatcli.inputs import MAX_STDIN, compose_message, read_stdin, stdin_has_data
 from chatcli.messages import Notice, ToolCall
+from chatcli.options import GenerationOptions
+from chatcli.pricing import money, price_for, usage_line
 from chatcli.render import Renderer, make_renderer, notice
 from chatcli.saving import Recorder, load, open_store
 
@@ -28,6 +31,11 @@ class AskOptions:
     mode: str = "auto"  # "auto" (markdown on a terminal, raw text to a pipe), "raw" or "markdown"
     cont: bool = False  # continue the last saved conversation
     save: bool = True
+    generation: GenerationOptions | None = None  # flags; laid over the provider's config defaults
+    usage: bool = False  # print a usage line (tokens, cost) on stderr
+    images: list[str] = field(default_factory=list)  # paths or URLs (--image)
+    videos: list[str] = field(default_factory=list)  # frames or directories of frames (--video)
+    files: list[str] = field(default_factory=list)  # text files and documents (--file)
 
 
 def run_ask(opts: AskOptions, stdin: Any = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -40,6 +48,9 @@ def run_ask(opts: AskOptions, stdin: Any = None, out: TextIO | None = None, err:
     err = err or sys.stderr
 
     cfg = load_config(opts.config)
+    from chatcli import attachments
+
+    attached = attachments.collect(opts.images, opts.videos, opts.files)  # a bad path stops here
     piped = read_stdin(stdin) if stdin_has_data(stdin) else None
     text = compose_message(opts.prompt, piped)
     store = open_store(cfg, opts.save, lambda m: notice(m, err))
@@ -51,12 +62,19 @@ def run_ask(opts: AskOptions, stdin: Any = None, out: TextIO | None = None, err:
     same = resumed is not None and not opts.provider and resumed.provider in cfg.providers
     pcfg = cfg.provider(resumed.provider if same else opts.provider)  # type: ignore[union-attr]
     model = opts.model or (resumed.model if same and resumed.model else pcfg.model)  # type: ignore[union-attr]
+    generation = GenerationOptions.from_config(pcfg).merged(opts.generation or GenerationOptions())
+    generation.validate(stream=opts.stream)
+    provider = create_provider(pcfg, notify=lambda m: notice(m, err))
+    provider.check_options(generation)  # refused options stop here, before anything is saved or sent
+    content: str | list[dict[str, Any]] = text
+    if attached:  # checked against the provider's limits, then documents are uploaded
+        piped_bytes = len(piped.encode("utf-8")) if piped else 0
+        content = attachments.build_content(text, attached, provider, model, text_budget=MAX_STDIN - piped_bytes)
     recorder = Recorder(store, lambda: (pcfg.name, model))
     recorder.start(conv, resumed.id if resumed else None)
     if resumed and opts.system:
         recorder.sync_system(conv)
 
-    provider = create_provider(pcfg, notify=lambda m: notice(m, err))
     tools = None
     if opts.tools and cfg.tools.enabled:
         from chatcli.tools.builtins import builtin_registry
@@ -69,8 +87,8 @@ def run_ask(opts: AskOptions, stdin: Any = None, out: TextIO | None = None, err:
     code: int = ExitCode.OK
     failure: BaseException | None = None
     try:
-        for event in conv.send(provider, model, text, tools=tools, max_rounds=cfg.tools.max_rounds,
-                               stream=opts.stream):
+        for event in conv.send(provider, model, content, tools=tools, max_rounds=cfg.tools.max_rounds, budget=budget(model, cfg.context.max_tokens),
+                               stream=opts.stream, generation=generation):
             if renderer is not None:
                 renderer.handle(event)
             elif isinstance(event, Notice):
@@ -90,8 +108,19 @@ def run_ask(opts: AskOptions, stdin: Any = None, out: TextIO | None = None, err:
             notice(f"{pcfg.name}: {message}", err)
             if failed:
                 code = ExitCode.ERROR
+        if generation.json_object and code == ExitCode.OK:
+            failure = not_json(turn.content)
+    cost = _cost(cfg.prices, model, turn)
+    if opts.usage:
+        notice(usage_line(turn.usage, cost[1] if cost else None) if turn.usage else "usage: not reported", err,
+               prefix="")
     if opts.as_json:
-        out.write(json.dumps(result_json(pcfg.name, model, turn, failure), ensure_ascii=False) + "\n")
+        data = result_json(pcfg.name, model, turn, failure)
+        if generation.search or turn.sources:
+            data["sources"] = turn.sources
+        if cost and turn.usage:
+            data["cost"] = {"amount": round(cost[0], 8), "currency": cfg.prices.get("currency")}
+        out.write(json.dumps(data, ensure_ascii=False) + "\n")
         out.flush()
     if isinstance(failure, KeyboardInterrupt):
         raise Interrupted() from None
@@ -126,3 +155,21 @@ def _call_json(call: ToolCall, turn: Turn) -> dict[str, Any]:
         if result.call is call:
             data.update(result=result.content, ok=result.ok, seconds=round(result.seconds, 3))
     return data
+
+
+def not_json(text: str) -> ChatError | None:
+    """The error for an answer that does not parse as JSON (--json-object), or None."""
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as e:
+        return ChatError(f"the answer is not valid JSON (--json-object): {e.msg} at line {e.lineno} column {e.colno}")
+    return None
+
+
+def _cost(prices: dict[str, Any], model: str, turn: Turn) -> tuple[float, str] | None:
+    """What the turn cost and how to show it, if the model has a price in [prices]."""
+    price = price_for(prices, model)
+    if price is None or turn.usage is None:
+        return None
+    amount = price.cost(turn.usage)
+    return amount, money(amount, prices)

@@ -40,6 +40,14 @@ def root(
     cont: bool = typer.Option(False, "-c", "--continue", help="Continue the last conversation."),
     resume: Optional[str] = typer.Option(None, "--resume", metavar="ID", help="Continue a saved conversation."),
     no_save: bool = typer.Option(False, "--no-save", help="Do not save this conversation."),
+    temperature: Optional[float] = typer.Option(None, "--temperature", help="Sampling temperature, 0 to <2."),
+    top_p: Optional[float] = typer.Option(None, "--top-p", help="Nucleus sampling threshold, >0 to 1."),
+    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="Longest answer, in tokens."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (0 to 2**64-1)."),
+    stop: Optional[list[str]] = typer.Option(None, "--stop", metavar="TEXT", help="Stop before this text (repeatable)."),
+    presence_penalty: Optional[float] = typer.Option(None, "--presence-penalty", help="-2 to 2; higher repeats less."),
+    search: Optional[bool] = typer.Option(None, "--search/--no-search", help="Let the model search the web."),
+    think: Optional[bool] = typer.Option(None, "--think/--no-think", help="Ask the model to reason first, or not."),
     config: Optional[str] = ConfigOpt,
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
 ) -> None:
@@ -49,7 +57,9 @@ def root(
     """
     if ctx.invoked_subcommand is None:
         raise typer.Exit(start_session(dict(provider=provider, model=model, system=system, config=config,
-                                            resume=resume, cont=cont, no_save=no_save)))
+                                            resume=resume, cont=cont, no_save=no_save, temperature=temperature,
+                                            top_p=top_p, max_tokens=max_tokens, seed=seed, stop=stop,
+                                            presence_penalty=presence_penalty, search=search, think=think)))
 
 
 def start_session(opts: dict) -> int:
@@ -57,16 +67,35 @@ def start_session(opts: dict) -> int:
     if opts.get("cont") and opts.get("resume"):
         raise UsageError("give either --continue or --resume ID, not both")
     resume = opts.get("resume") or ("" if opts.get("cont") else None)
+    generation = _session_generation(opts)
     if not sys.stdin.isatty():  # `echo question | chat`: answer once, as `chat ask` would
         from chatcli.ask import AskOptions, run_ask
 
         return int(run_ask(AskOptions(prompt="", provider=opts.get("provider"), model=opts.get("model"),
-                                      system=opts.get("system"), config=opts.get("config"))))
+                                      system=opts.get("system"), config=opts.get("config"),
+                                      generation=generation)))
     from chatcli.config import load_config
     from chatcli.repl import run_repl
 
     return run_repl(load_config(opts.get("config")), opts.get("provider"), opts.get("model"), opts.get("system"),
-                    resume=resume, save=not opts.get("no_save"))
+                    resume=resume, save=not opts.get("no_save"), generation=generation)
+
+
+def _session_generation(opts: dict) -> Any:
+    """The generation options of a bare `chat` (strings from the fast path, numbers from Typer)."""
+    from chatcli.options import GenerationOptions, flag
+
+    values: dict[str, Any] = {}
+    for name, kind in _SESSION_NUMBERS.items():
+        value = opts.get(name)
+        if value is not None:
+            try:
+                values[name] = kind(value)
+            except ValueError:
+                what = "a whole number" if kind is int else "a number"
+                raise UsageError(f"{flag(name)} needs {what} (got {value!r})") from None
+    return GenerationOptions(**values, stop=list(opts.get("stop") or []), search=opts.get("search"),
+                             think=opts.get("think"))
 
 
 # The options of a bare `chat`. Parsed by hand so the REPL skips Typer's per-parameter
@@ -74,25 +103,36 @@ def start_session(opts: dict) -> int:
 _SESSION_OPTIONS = {"-p": "provider", "--provider": "provider", "-m": "model", "--model": "model",
                     "-s": "system", "--system": "system", "--config": "config", "--resume": "resume"}
 _SESSION_FLAGS = {"-c": "cont", "--continue": "cont", "--no-save": "no_save"}
+_SESSION_NUMBERS = {"temperature": float, "top_p": float, "max_tokens": int, "seed": int, "presence_penalty": float}
+_SESSION_VALUES = {"--" + name.replace("_", "-"): name for name in [*_SESSION_NUMBERS, "stop"]}
+_SESSION_SWITCHES = {"--search": ("search", True), "--no-search": ("search", False),
+                     "--think": ("think", True), "--no-think": ("think", False)}
 
 
-def _session_args(argv: list[str]) -> dict[str, str | bool] | None:
+def _session_args(argv: list[str]) -> dict[str, Any] | None:
     """The options of a bare `chat [-p NAME] [-m MODEL] [-s TEXT] [-c] ...`, or None for anything else."""
-    found: dict[str, str | bool] = {}
+    found: dict[str, Any] = {}
     args = iter(argv)
     for arg in args:
         if arg in _SESSION_FLAGS:
             found[_SESSION_FLAGS[arg]] = True
             continue
+        if arg in _SESSION_SWITCHES:
+            key, on = _SESSION_SWITCHES[arg]
+            found[key] = on
+            continue
         name, eq, value = arg.partition("=") if arg.startswith("--") else (arg, "", "")
-        key = _SESSION_OPTIONS.get(name)
+        key = _SESSION_OPTIONS.get(name) or _SESSION_VALUES.get(name)
         if key is None:
             return None
         if not eq:
             value = next(args, None)  # type: ignore[assignment]
             if value is None:
                 return None
-        found[key] = value
+        if key == "stop":
+            found.setdefault("stop", []).append(value)
+        else:
+            found[key] = value
     return found
 
 
@@ -110,9 +150,32 @@ def ask(
     markdown: bool = typer.Option(False, "--markdown", help="Render the answer as markdown, even to a pipe."),
     cont: bool = typer.Option(False, "-c", "--continue", help="Continue the last saved conversation."),
     no_save: bool = typer.Option(False, "--no-save", help="Do not save this exchange."),
+    temperature: Optional[float] = typer.Option(None, "--temperature", help="Sampling temperature, 0 to <2."),
+    top_p: Optional[float] = typer.Option(None, "--top-p", help="Nucleus sampling threshold, >0 to 1."),
+    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="Longest answer, in tokens."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (0 to 2**64-1) for repeatable answers."),
+    stop: Optional[list[str]] = typer.Option(None, "--stop", metavar="TEXT", help="Stop before this text (repeatable)."),
+    presence_penalty: Optional[float] = typer.Option(None, "--presence-penalty", help="-2 to 2; higher repeats less."),
+    search: Optional[bool] = typer.Option(None, "--search/--no-search", help="Let the model search the web (DashScope, Zhipu)."),
+    think: Optional[bool] = typer.Option(None, "--think/--no-think", help="Ask the model to reason first, or not."),
+    json_object: bool = typer.Option(False, "--json-object", help="Ask for a JSON object; fail if the answer does not parse."),
+    usage: bool = typer.Option(False, "--usage", help="Print tokens in/out (and cost, with [prices]) on stderr."),
+    image: Optional[list[str]] = typer.Option(
+        None, "--image", metavar="PATH|URL",
+        help="Attach an image (repeatable): a local file (sent as a data: URL) or a URL. For vision models "
+             "such as qwen-vl-max or glm-4v-plus."),
+    video: Optional[list[str]] = typer.Option(
+        None, "--video", metavar="FRAME|DIR",
+        help="Add a frame of one video (repeatable): an image file or URL, or a directory of frames in name "
+             "order. DashScope qwen-vl models."),
+    file: Optional[list[str]] = typer.Option(
+        None, "--file", metavar="PATH",
+        help="Attach a file (repeatable). Text and code go into the message, fenced and named; pdf, docx, "
+             "xlsx... are uploaded: DashScope's qwen-long reads them by file id, Zhipu adds the extracted text."),
     config: Optional[str] = ConfigOpt,
 ) -> None:
     """Ask one question and print the answer; piped stdin is added as context."""
+    from chatcli.options import GenerationOptions
     from chatcli.ask import AskOptions, run_ask
 
     if raw and markdown:
@@ -132,6 +195,13 @@ def ask(
             mode="raw" if raw else "markdown" if markdown else "auto",
             cont=cont,
             save=not no_save,
+            generation=GenerationOptions(temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed,
+                                         stop=list(stop or []), presence_penalty=presence_penalty, search=search,
+                                         think=think, json_object=json_object),
+            usage=usage,
+            images=list(image or []),
+            videos=list(video or []),
+            files=list(file or []),
         ))
     except BrokenPipeError:  # the reader went away (`| head`): stop quietly, like SIGPIPE would
         raise typer.Exit(141) from None

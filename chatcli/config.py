@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from chatcli.errors import AuthError, ConfigError
+from chatcli.options import LIMITS as _OPTION_LIMITS, problem as _option_problem
+from chatcli.pricing import check_prices
 from chatcli.tools.weather import WeatherSettings
 
 PROVIDER_KINDS = ("openai", "zhipu", "dashscope")
@@ -114,6 +116,7 @@ _TOP_KEYS: dict[str, _Check] = {
     "tools": _table,
     "store": _table,
     "context": _table,
+    "prices": _table,  # model -> {input, output[, cached]} per million tokens, and currency
 }
 _PROVIDER_KEYS: dict[str, _Check] = {
     "kind": _kind,
@@ -125,6 +128,8 @@ _PROVIDER_KEYS: dict[str, _Check] = {
     "models": _str_list,
     "extra_body": _table,
     "timeout": _positive,
+    # generation defaults (chatcli.options); command-line flags win
+    **{name: (lambda v, n=name: _option_problem(n, v)) for name in _OPTION_LIMITS},
 }
 _TOOLS_KEYS: dict[str, _Check] = {"enabled": _bool, "max_rounds": _pos_int, "timeout": _positive, "weather": _table}
 _STORE_KEYS: dict[str, _Check] = {"enabled": _bool, "path": _nonempty}
@@ -151,6 +156,14 @@ class ProviderConfig:
     models: list[str] = field(default_factory=list)
     extra_body: dict = field(default_factory=dict)
     timeout: float = DEFAULT_TIMEOUT
+    temperature: float | None = None  # generation defaults for this provider (chatcli.options)
+    top_p: float | None = None
+    max_tokens: int | None = None
+    seed: int | None = None
+    stop: str | list[str] | None = None
+    presence_penalty: float | None = None
+    search: bool | None = None
+    think: bool | None = None
 
     def key_status(self) -> str:
         """Return "command", "set", "missing" or "not needed" without running any command."""
@@ -225,6 +238,7 @@ class Config:
     store: StoreConfig = field(default_factory=StoreConfig)
     context: ContextConfig = field(default_factory=lambda: ContextConfig())
     show_reasoning: bool = True  # show the model's reasoning (dim, folded to one line) in a terminal
+    prices: dict = field(default_factory=dict)  # [prices]: model -> {input, output[, cached]}, currency
 
     def provider(self, name: str | None = None) -> ProviderConfig:
         """Return the named provider, or the default one."""
@@ -336,6 +350,9 @@ def _build(raw: dict, path: Path, text: str | None, exists: bool) -> Config:
     store = _store(raw.get("store", {}), path, fail)
     _check_keys(raw.get("context", {}), _CONTEXT_KEYS, ("context",), fail)
     extras["context"] = ContextConfig(**raw.get("context", {}))
+    wrong_price = check_prices(extras.get("prices", {}))
+    if wrong_price:
+        raise fail(("prices", *wrong_price[0]), wrong_price[1])
     return Config(path=path, exists=exists, default_provider=default, providers=providers, tools=tools,
                   store=store, **extras)
 

@@ -48,9 +48,21 @@ def estimate_messages(messages: Iterable[Message]) -> int:
         total += 4
         if isinstance(m.content, str):
             total += estimate_text(m.content)
+        elif isinstance(m.content, list):
+            total += sum(_part_tokens(p) for p in m.content if isinstance(p, dict))
         for call in m.tool_calls:
             total += estimate_text(call.name) + estimate_text(call.arguments)
     return total
+
+
+def _part_tokens(part: dict) -> int:
+    """A content part: its text, or a rough figure for an image (~1k) or a video frame (~0.5k)."""
+    kind = part.get("type")
+    if kind == "text":
+        return estimate_text(part.get("text", ""))
+    if kind == "video":
+        return 500 * len(part.get("video") or [])
+    return 1000 if kind == "image_url" else 0
 
 
 def budget(model: str, max_tokens: int | None = None) -> int:

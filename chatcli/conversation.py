@@ -17,15 +17,18 @@ from chatcli.messages import (
     Message,
     Notice,
     ReasoningDelta,
+    Sources,
     TextDelta,
     ToolCall,
     ToolCallEvent,
     ToolResult,
     Usage,
     UsageEvent,
+    content_text,
 )
 
 if TYPE_CHECKING:
+    from chatcli.options import GenerationOptions
     from chatcli.providers.base import Provider
     from chatcli.tools.registry import ToolRegistry
 
@@ -59,6 +62,7 @@ class Turn:
     tool_results: list[ToolResult] = field(default_factory=list)
     usage: Usage | None = None
     finish_reason: str | None = None
+    sources: list[dict[str, Any]] = field(default_factory=list)  # web search results, if any
     rounds: int = 0
     dropped: int = 0  # oldest turns left out of the request to fit the context budget
     interrupted: bool = False
@@ -77,6 +81,8 @@ class Turn:
             self.usage = event.usage if self.usage is None else self.usage + event.usage
         elif isinstance(event, Finish):
             self.finish_reason = event.reason
+        elif isinstance(event, Sources):
+            self.sources.extend(event.items)
 
 
 class Conversation:
@@ -97,7 +103,7 @@ class Conversation:
         self,
         provider: Provider,
         model: str,
-        text: str,
+        text: str | list[dict[str, Any]],
         *,
         tools: ToolRegistry | None = None,
         max_rounds: int = 8,
@@ -105,15 +111,18 @@ class Conversation:
         options: dict[str, Any] | None = None,
         extra_body: dict[str, Any] | None = None,
         budget: int | None = None,
+        generation: GenerationOptions | None = None,
     ) -> Iterator[Event]:
-        """Append the user's message, then call the model (running its tool calls) until it answers.
+        """Append the user's message (text, or a list of parts), then call the model (running its tool
+        calls) until it answers.
 
         With a token budget, the oldest turns that do not fit are left out of the requests.
         """
         self.append(Message("user", text))
         turn = self.last = Turn()
         base = ChatRequest(messages=[], model=model, stream=stream, options=options or {},
-                           extra_body=extra_body or {}, tools=tools.schemas() if tools else None)
+                           extra_body=extra_body or {}, tools=tools.schemas() if tools else None,
+                           generation=generation)
         try:
             while True:
                 calls = yield from self._model_call(provider, base, tools, turn, budget)
@@ -193,9 +202,9 @@ class Conversation:
         i = self.last_user_index()
         if i is None:
             return None
-        text = self.messages[i].content
+        text = content_text(self.messages[i].content)
         del self.messages[i:]
-        return text if isinstance(text, str) else ""
+        return text
 
     @property
     def system(self) -> str | None:

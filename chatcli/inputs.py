@@ -13,12 +13,14 @@ MAX_STDIN = 1024 * 1024  # bytes; about 250k-1M tokens is far past every model's
 _READ = 64 * 1024
 
 
-def _human(n: int) -> str:
+def human_size(n: int) -> str:
+    """A byte count for people: 512 bytes, 1.5 KB, 12.0 MB."""
     for unit in ("bytes", "KB", "MB", "GB"):
         if n < 1024 or unit == "GB":
             return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
         n /= 1024  # type: ignore[assignment]
     return str(n)
+
 
 
 def stdin_has_data(stream: BinaryIO) -> bool:
@@ -53,7 +55,7 @@ def read_stdin(stream: BinaryIO, limit: int = MAX_STDIN) -> str:
         elif chunks:
             chunks = []  # keep counting, stop keeping
     if size > limit:
-        raise UsageError(f"stdin is too large: {_human(size)} (limit {_human(limit)}); pipe less, e.g. through head")
+        raise UsageError(f"stdin is too large: {human_size(size)} (limit {human_size(limit)}); pipe less, e.g. through head")
     return decode_text(b"".join(chunks), "stdin")
 
 

@@ -25,7 +25,7 @@ from rich.text import Text
 
 from chatcli.messages import Event, Finish, Notice, ReasoningDelta, TextDelta, ToolCallEvent, ToolResult
 from chatcli.render import tool_line
-from chatcli.sanitize import Sanitizer
+from chatcli.sanitize import Sanitizer, strip_controls
 
 CODE_THEME = "monokai"
 REFRESH_SECONDS = 0.1
@@ -290,7 +290,7 @@ class MarkdownRenderer:
         """One dim line between blocks (ends the current block)."""
         with self._lock:
             self._end_section()
-            self._print(Text(text, style="dim"))
+            self._print(Text(strip_controls(text), style="dim"))
 
     def close(self) -> None:
         """Finish: clear the live region, then print what is left; safe to call again."""

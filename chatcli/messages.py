@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
+
+if TYPE_CHECKING:
+    from chatcli.options import GenerationOptions
 
 
 @dataclass
@@ -70,8 +74,13 @@ class Message:
     interrupted: bool = False  # the answer was cut short (Ctrl-C, error); kept, never sent as a flag
 
     def to_api(self) -> dict[str, Any]:
-        """The OpenAI-style dict both SDKs accept; reasoning is never sent back."""
-        d: dict[str, Any] = {"role": self.role, "content": self.content}
+        """The OpenAI-style dict both SDKs accept; reasoning is never sent back.
+
+        List content is copied: the zhipuai SDK rewrites image parts in place (it strips the
+        `data:image/...;base64,` prefix), which must not reach the history or the store.
+        """
+        content = copy.deepcopy(self.content) if isinstance(self.content, list) else self.content
+        d: dict[str, Any] = {"role": self.role, "content": content}
         if self.tool_calls:
             d["tool_calls"] = [c.to_api() for c in self.tool_calls]
         if self.tool_call_id is not None:
@@ -79,6 +88,34 @@ class Message:
         if self.name is not None:
             d["name"] = self.name
         return d
+
+
+FILEID_PART = "fileid"  # {"type": "fileid", "file_id", "name"}: a document uploaded to DashScope
+
+
+def api_messages(messages: list[Message]) -> list[dict[str, Any]]:
+    """The messages to send, as dicts; a user message's `fileid` parts become the system message
+    `fileid://ID[,fileid://ID...]` just before it, which is how DashScope's qwen-long reads documents.
+    """
+    out = []
+    for m in messages:
+        d = m.to_api()
+        parts = d["content"] if isinstance(d["content"], list) else []
+        refs = [p for p in parts if isinstance(p, dict) and p.get("type") == FILEID_PART]
+        if refs:
+            out.append({"role": "system", "content": ",".join(f"fileid://{p.get('file_id')}" for p in refs)})
+            rest = [p for p in parts if p not in refs]
+            only_text = len(rest) == 1 and isinstance(rest[0], dict) and rest[0].get("type") == "text"
+            d["content"] = rest[0].get("text", "") if only_text else rest
+        out.append(d)
+    return out
+
+
+def content_text(content: str | list[dict[str, Any]] | None) -> str:
+    """The text of message content (the text parts of a multi-part message)."""
+    if not isinstance(content, list):
+        return content or ""
+    return "\n".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
 
 
 @dataclass
@@ -91,6 +128,7 @@ class ChatRequest:
     options: dict[str, Any] = field(default_factory=dict)
     extra_body: dict[str, Any] = field(default_factory=dict)
     stream: bool = True
+    generation: GenerationOptions | None = None  # sampling, search, thinking, JSON mode
 
 
 @dataclass
@@ -135,4 +173,11 @@ class Notice:
     text: str
 
 
-Event = Union[TextDelta, ReasoningDelta, ToolCallEvent, UsageEvent, Finish, ToolResult, Notice]
+@dataclass
+class Sources:
+    """Web pages the provider's search used (Zhipu: title, link, media, content, ...)."""
+
+    items: list[dict[str, Any]]
+
+
+Event = Union[TextDelta, ReasoningDelta, ToolCallEvent, UsageEvent, Finish, ToolResult, Notice, Sources]

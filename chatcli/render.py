@@ -6,7 +6,7 @@ import json
 import os
 from typing import Any, Protocol, TextIO
 
-from chatcli.messages import Event, Notice, ReasoningDelta, TextDelta, ToolResult
+from chatcli.messages import Event, Notice, ReasoningDelta, Sources, TextDelta, ToolResult
 from chatcli.sanitize import Sanitizer, strip_controls
 
 DIM, RESET = "\x1b[2m", "\x1b[0m"
@@ -62,6 +62,16 @@ def tool_line(result: ToolResult, width: int = 100) -> str:
     return f"{line} ({result.seconds:.1f} s)"
 
 
+def source_lines(sources: Sources) -> list[str]:
+    """`Sources:` then `1. title — link` for each web page the answer drew on."""
+    lines = ["Sources:"]
+    for n, item in enumerate(sources.items, 1):
+        title = " ".join(strip_controls(str(item.get("title") or item.get("media") or "")).split())
+        link = strip_controls(str(item.get("link") or "")).strip()
+        lines.append(f"{n}. {title} — {link}" if title and link else f"{n}. {title or link or '(untitled)'}")
+    return lines
+
+
 class PlainRenderer:
     """The model's text exactly as it streams (control sequences removed); decoration only on stderr."""
 
@@ -70,13 +80,22 @@ class PlainRenderer:
         self.err = err
         self.progress = err is not None and is_terminal(err)
         self.text = Sanitizer()
+        self.mid_line = False  # the text written so far does not end with a newline
 
     def handle(self, event: Event) -> None:
         if isinstance(event, TextDelta):
-            self.out.write(self.text.feed(event.text))
+            text = self.text.feed(event.text)
+            self.out.write(text)
             self.out.flush()
+            self.mid_line = text[-1:] != "\n" if text else self.mid_line
         elif isinstance(event, ToolResult):
             self.line(tool_line(event))
+        elif isinstance(event, Sources):
+            if self.progress and self.mid_line and is_terminal(self.out):  # --raw: one screen for both
+                self.out.write("\n")
+                self.mid_line = False
+            for text in source_lines(event):
+                self.line(text)
         elif isinstance(event, Notice) and self.err is not None:
             notice(event.text, self.err)
 
@@ -123,6 +142,9 @@ class TerminalRenderer:
         if isinstance(event, (TextDelta, ReasoningDelta)):
             if event.text and (isinstance(event, TextDelta) or self.show_reasoning):
                 self._view().handle(event)
+        elif isinstance(event, Sources):
+            for text in source_lines(event):
+                self.line(text)
         elif self.side is not None:
             self.side.handle(event)
         elif self._md is not None:

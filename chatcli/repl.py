@@ -11,16 +11,21 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from prompt_toolkit import PromptSession
-from prompt_toolkit.completion import Completer, Completion
+from prompt_toolkit.completion import Completer, Completion, PathCompleter
+from prompt_toolkit.document import Document
 from prompt_toolkit.formatted_text import FormattedText
 from prompt_toolkit.history import FileHistory, InMemoryHistory
 from prompt_toolkit.key_binding import KeyBindings
 
+from chatcli import attachments
+from chatcli.attachments import Attachment
 from chatcli.config import Config
-from chatcli.context import context_window, estimate_messages
+from chatcli.context import budget, estimate_messages
 from chatcli.conversation import Conversation, finish_notice
 from chatcli.errors import ChatError, ConfigError
 from chatcli.messages import Usage
+from chatcli.options import GenerationOptions
+from chatcli.pricing import money, price_for
 from chatcli.providers import ADAPTERS, create_provider
 from chatcli.providers.base import Provider
 from chatcli.render import make_renderer, notice
@@ -38,6 +43,11 @@ HELP = """\
 /undo                 drop the last turn
 /tools on|off         offer local tools to the model, or not
 /think on|off         ask the model to reason first, or not
+/search on|off        let the model search the web (DashScope, Zhipu), or not
+/image PATH|URL       attach an image to the next message (no argument: list what is attached)
+/video FRAME|DIR      add frames of one video to the next message: images, or a directory of them
+/file PATH            attach a text file or a document (pdf, docx, ...) to the next message
+/detach               drop what is attached and not sent yet
 /usage                tokens used in this conversation
 /sessions             recent saved conversations
 /load ID              continue a saved conversation (an id prefix is enough)
@@ -46,7 +56,9 @@ Enter sends; Esc-Enter or Alt-Enter adds a line; Up/Down and Ctrl-R search the i
 Start a message with // to send text that begins with /."""
 
 COMMANDS = ["/help", "/provider", "/model", "/system", "/clear", "/history", "/retry", "/undo",
-            "/tools", "/think", "/usage", "/sessions", "/load", "/exit"]
+            "/tools", "/think", "/search", "/image", "/video", "/file", "/detach", "/usage", "/sessions",
+            "/load", "/exit"]
+PATH_COMMANDS = ("/image", "/video", "/file")
 
 
 @dataclass
@@ -58,7 +70,8 @@ class ReplState:
     model: str
     conversation: Conversation
     tools_on: bool = True
-    think: bool | None = None  # None: the model's default
+    flags: GenerationOptions = field(default_factory=GenerationOptions)  # flags and /think, /search
+    cost: float | None = None  # of the answers whose model has a price in [prices]; None: none had
     totals: Usage = field(default_factory=Usage)
     requests: int = 0
     last_prompt_tokens: int = 0
@@ -71,12 +84,16 @@ class SlashCompleter(Completer):
 
     def __init__(self, state: ReplState) -> None:
         self.state = state
+        self.paths = PathCompleter(expanduser=True)
 
     def get_completions(self, document, complete_event):  # type: ignore[no-untyped-def]
         text = document.text_before_cursor
         if not text.startswith("/") or "\n" in text:
             return
         command, space, arg = text.partition(" ")
+        if space and command in PATH_COMMANDS:
+            yield from self.paths.get_completions(Document(arg, len(arg)), complete_event)
+            return
         if not space:
             options, word = COMMANDS, command
         else:
@@ -91,7 +108,7 @@ class SlashCompleter(Completer):
         if command == "/model":
             pcfg = self.state.cfg.providers[self.state.provider_name]
             return list(dict.fromkeys([pcfg.model, *pcfg.models]))
-        if command in ("/tools", "/think"):
+        if command in ("/tools", "/think", "/search"):
             return ["on", "off"]
         return []
 
@@ -104,6 +121,7 @@ class Repl:
         self.out = out or sys.stdout
         self.err = err or sys.stderr
         self.exit_armed = False
+        self.attached: list[Attachment] = []  # for the next message
         self.commands: dict[str, Callable[[str], bool | None]] = {
             "/help": lambda _: self.say(HELP),
             "/provider": self.cmd_provider,
@@ -115,6 +133,11 @@ class Repl:
             "/undo": self.cmd_undo,
             "/tools": self.cmd_tools,
             "/think": self.cmd_think,
+            "/search": self.cmd_search,
+            "/image": lambda arg: self.cmd_attach("image", arg),
+            "/video": lambda arg: self.cmd_attach("video", arg),
+            "/file": lambda arg: self.cmd_attach("file", arg),
+            "/detach": self.cmd_detach,
             "/usage": self.cmd_usage,
             "/sessions": self.cmd_sessions,
             "/load": self.cmd_load,
@@ -184,12 +207,16 @@ class Repl:
         s = self.state
         used = max(s.last_prompt_tokens, estimate_messages(s.conversation.messages))
         parts = [
-            f"context {_k(used)}/{_k(context_window(s.model))}",
+            f"context {_k(used)}/{_k(budget(s.model, s.cfg.context.max_tokens))}",
             f"tokens used {_k(s.totals.total_tokens)}",
             "tools on" if s.tools_on else "tools off",
         ]
-        if s.think is not None:
-            parts.append("think on" if s.think else "think off")
+        if self.attached:
+            parts.append(f"{len(self.attached)} attached")
+        for name in ("think", "search"):
+            on = getattr(s.flags, name)
+            if on is not None:
+                parts.append(f"{name} {'on' if on else 'off'}")
         return FormattedText([("", " " + " · ".join(parts) + " · /help")])
 
     def _warm_up(self) -> None:
@@ -216,8 +243,8 @@ class Repl:
                                                            notify=lambda m: notice(m, self.err))
         return s.providers[s.provider_name]
 
-    def send(self, text: str) -> None:
-        """Send one message and show the answer; errors and Ctrl-C leave the session going."""
+    def send(self, text: str | list[dict], *, attach: bool = True) -> None:
+        """Send one message (with what is attached) and show the answer; errors and Ctrl-C leave the session going."""
         s = self.state
         try:
             provider = self.provider()
@@ -229,13 +256,22 @@ class Repl:
             from chatcli.tools.builtins import builtin_registry
 
             tools = builtin_registry(s.cfg.tools)
-        extra = provider.thinking_body(s.think) if s.think is not None else {}
+        try:
+            pcfg = s.cfg.providers[s.provider_name]
+            generation = GenerationOptions.from_config(pcfg).merged(s.flags).validate()
+            provider.check_options(generation)
+        except ChatError as e:
+            self.error(e.message)
+            return
+        content = self._with_attachments(text, provider) if attach and self.attached and isinstance(text, str) else text
+        if content is None:
+            return
         renderer = make_renderer(self.out, self.err, show_reasoning=s.cfg.show_reasoning)
         started = time.monotonic()
         failure: str | None = None
         try:
-            for event in s.conversation.send(provider, s.model, text, tools=tools,
-                                             max_rounds=s.cfg.tools.max_rounds, extra_body=extra):
+            for event in s.conversation.send(provider, s.model, content, tools=tools,
+                                             max_rounds=s.cfg.tools.max_rounds, budget=budget(s.model, s.cfg.context.max_tokens), generation=generation):
                 renderer.handle(event)
         except KeyboardInterrupt:
             failure = "interrupted"
@@ -245,6 +281,19 @@ class Repl:
             renderer.close()
         self._account(time.monotonic() - started, renderer, failure)
 
+    def _with_attachments(self, text: str, provider: Provider) -> str | list[dict] | None:
+        """The message with the attachments (documents uploaded now); None if that failed."""
+        try:
+            content = attachments.build_content(text, self.attached, provider, self.state.model)
+        except ChatError as e:
+            self.error(f"{e.message} — nothing sent; /detach drops the attachments")
+            return None
+        except KeyboardInterrupt:
+            self.error("interrupted — nothing sent; the attachments are still there (/detach drops them)")
+            return None
+        self.attached = []
+        return content
+
     def _account(self, seconds: float, renderer, failure: str | None) -> None:  # type: ignore[no-untyped-def]
         s = self.state
         turn = s.conversation.last
@@ -252,6 +301,9 @@ class Repl:
             s.totals = s.totals + turn.usage
             s.requests += turn.rounds + 1
             s.last_prompt_tokens = turn.usage.prompt_tokens + turn.usage.completion_tokens
+            price = price_for(s.cfg.prices, s.model)
+            if price is not None:
+                s.cost = (s.cost or 0.0) + price.cost(turn.usage)
         if failure == "interrupted":
             renderer.line("interrupted — what arrived is kept; /retry asks again")
         elif failure:
@@ -310,7 +362,7 @@ class Repl:
     def cmd_history(self, _: str) -> None:
         lines = []
         for m in self.state.conversation.messages:
-            content = m.content if isinstance(m.content, str) else "[attachments]"
+            content = attachments.describe(m.content)
             if m.role == "tool":
                 lines.append(f"  tool {m.name}: {_short(content)}")
                 continue
@@ -321,10 +373,12 @@ class Repl:
         self.say("\n".join(lines) if lines else "(empty conversation)", dim=False)
 
     def cmd_retry(self, _: str) -> None:
-        text = self._undo()
-        if text is None:
+        conv = self.state.conversation
+        i = conv.last_user_index()
+        content = conv.messages[i].content if i is not None else None  # with its attachments, if any
+        if self._undo() is None:
             return self.error("nothing to retry")
-        self.send(text)
+        self.send(content or "", attach=False)
 
     def cmd_undo(self, _: str) -> None:
         text = self._undo()
@@ -377,8 +431,36 @@ class Repl:
         on = _on_off(arg)
         if on is None:
             return self.error("usage: /think on|off")
-        self.state.think = on
+        self.state.flags.think = on
         self.say(f"thinking {'on' if on else 'off'}")
+
+    def cmd_search(self, arg: str) -> None:
+        on = _on_off(arg)
+        if on is None:
+            return self.error("usage: /search on|off")
+        self.state.flags.search = on
+        self.say(f"web search {'on' if on else 'off'}")
+
+    def cmd_attach(self, kind: str, arg: str) -> None:
+        """/image, /video, /file: check the path now, send it with the next message."""
+        if not arg:
+            return self.say(attachments.listing(self.attached))
+        value = attachments.path_argument(arg)
+        try:
+            if kind == "video":
+                found = attachments.video(value)
+            else:
+                found = [attachments.image(value) if kind == "image" else attachments.document(value)]
+        except ChatError as e:
+            return self.error(e.message)
+        self.attached += found
+        what = found[0].label() if kind != "video" else f"{len(found)} video frame{'s' if len(found) > 1 else ''}"
+        more = f" ({len(self.attached)} attachments now)" if len(self.attached) > len(found) else ""
+        self.say(f"attached {what} to the next message{more}")
+
+    def cmd_detach(self, _: str) -> None:
+        n, self.attached = len(self.attached), []
+        self.say(f"dropped {n} attachment{'s' if n != 1 else ''}" if n else "nothing was attached")
 
     def cmd_usage(self, _: str) -> None:
         t = self.state.totals
@@ -387,6 +469,8 @@ class Repl:
             extra += f", {t.cached_tokens:,} cached"
         if t.reasoning_tokens:
             extra += f", {t.reasoning_tokens:,} reasoning"
+        if self.state.cost is not None:
+            extra += f" · cost {money(self.state.cost, self.state.cfg.prices)}"
         self.say(f"this conversation: {self.state.requests} requests, {t.prompt_tokens:,} in, "
                  f"{t.completion_tokens:,} out, {t.total_tokens:,} total{extra}")
 
@@ -455,11 +539,12 @@ def _history():  # type: ignore[no-untyped-def]
 
 
 def run_repl(cfg: Config, provider: str | None, model: str | None, system: str | None, *,
-             resume: str | None = None, save: bool = True) -> int:
+             resume: str | None = None, save: bool = True, generation: GenerationOptions | None = None) -> int:
     """Start the interactive session; resume is an id prefix, "" for the last conversation, or None."""
     pcfg = cfg.provider(provider)
+    flags = (generation or GenerationOptions()).validate()
     state = ReplState(cfg=cfg, provider_name=pcfg.name, model=model or pcfg.model,
-                      conversation=Conversation(system), tools_on=cfg.tools.enabled)
+                      conversation=Conversation(system), tools_on=cfg.tools.enabled, flags=flags)
     repl = Repl(state)
     store = open_store(cfg, save, lambda m: notice(m, repl.err))
     state.recorder = Recorder(store, lambda: (state.provider_name, state.model))

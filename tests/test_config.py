@@ -70,7 +70,7 @@ def test_no_file_gives_presets(tmp_path: Path) -> None:
     assert cfg.provider("zhipu").kind == "zhipu"
     assert cfg.provider("zhipu").model == "glm-4-plus"
     assert cfg.provider("ollama").api_key_env == ""
-    assert cfg.tools == c.ToolsConfig() and cfg.context == {}
+    assert cfg.tools == c.ToolsConfig() and cfg.context == c.ContextConfig()
     assert cfg.tools.enabled and cfg.tools.max_rounds == 8
 
 
@@ -97,14 +97,14 @@ def test_custom_provider_and_other_tables(tmp_path: Path) -> None:
         "[providers.vllm]\n"
         'kind = "openai"\nbase_url = "http://localhost:8000/v1"\nmodel = "m"\n'
         "timeout = 30\nextra_body = { top_k = 20 }\n"
-        "[tools]\nmax_rounds = 3\n[tools.weather]\ntimeout = 4\n[context]\nmax = 3\n",
+        "[tools]\nmax_rounds = 3\n[tools.weather]\ntimeout = 4\n[context]\nmax_tokens = 3000\n",
     )
     cfg = c.load_config(str(path))
     vllm = cfg.provider()
     assert vllm.name == "vllm" and vllm.timeout == 30.0 and isinstance(vllm.timeout, float)
     assert vllm.extra_body == {"top_k": 20}
     assert vllm.key_status() == "not needed"
-    assert cfg.tools.max_rounds == 3 and cfg.tools.weather.timeout == 4 and cfg.context == {"max": 3}
+    assert cfg.tools.max_rounds == 3 and cfg.tools.weather.timeout == 4 and cfg.context.max_tokens == 3000
     assert list(cfg.providers)[-1] == "vllm"
 
 
@@ -464,6 +464,8 @@ def test_import_stays_light() -> None:
     ("[tools]\nenabled = \"yes\"\n", ":2: tools.enabled must be true or false"),
     ("[tools.weather]\nforecast = \"x\"\n", ":2: unknown key 'forecast' in [tools.weather]"),
     ("[tools.weather]\ntimeout = -1\n", ":2: tools.weather.timeout must be a number > 0"),
+    ("[context]\nmax_tokens = 0\n", ":2: context.max_tokens must be a whole number > 0"),
+    ("[context]\nmax = 3\n", ":2: unknown key 'max' in [context]"),
 ])
 def test_tools_table_is_checked(tmp_path: Path, text: str, needle: str) -> None:
     assert needle in load_error(tmp_path, text)

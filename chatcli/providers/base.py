@@ -6,25 +6,30 @@ import random
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chatcli.errors import ProviderError
+from chatcli.errors import BadRequestError, ModelNotFoundError, ProviderError, UsageError
+from chatcli.providers.capabilities import NO_DOCUMENTS, Capabilities, UploadedDocument
 from chatcli.providers.errmap import classify
 from chatcli.messages import (
     ChatRequest,
     Event,
     Finish,
     ReasoningDelta,
+    Sources,
     TextDelta,
     ToolCall,
     ToolCallEvent,
     Usage,
     UsageEvent,
+    api_messages,
 )
 
 if TYPE_CHECKING:
     from chatcli.config import ProviderConfig
+    from chatcli.options import GenerationOptions
 
 MAX_ATTEMPTS = 3
 BACKOFF_BASE = 0.5
@@ -40,10 +45,57 @@ class Provider(ABC):
         self.config = config
         self.name = config.name
         self.notify = notify or (lambda _msg: None)
+        self._told: set[str] = set()
 
-    def thinking_body(self, on: bool) -> dict[str, Any]:
-        """Request body fields that turn the model's reasoning on or off."""
-        return {}
+    def check_options(self, opts: GenerationOptions) -> None:
+        """Raise UsageError for generation options this provider cannot honour (before anything is sent)."""
+
+    def capabilities(self, model: str) -> Capabilities:
+        """Which images, video frames and documents this provider takes with `model`."""
+        return Capabilities()
+
+    def upload_document(self, path: Path, model: str) -> UploadedDocument:
+        """Upload a document for `model` to read, retrying like a model call (see chatcli.attachments)."""
+        attempt = 1
+        while True:
+            try:
+                return self._upload(path, model)
+            except ProviderError as err:
+                delay = retry_delay(err, attempt)
+                if delay is None:
+                    raise
+                self.notify(f"{err.message} — retrying in {delay:.1f} s ({attempt}/{MAX_ATTEMPTS - 1})")
+                time.sleep(delay)
+                attempt += 1
+
+    def _upload(self, path: Path, model: str) -> UploadedDocument:
+        """One upload attempt; providers that read documents override this."""
+        raise UsageError(f"{self.name}: cannot read {path.name}: {NO_DOCUMENTS}")
+
+    @contextmanager
+    def uploading(self, name: str) -> Iterator[None]:
+        """Say which file an upload error is about; a 404 there means no files API, not a missing model."""
+        try:
+            yield
+        except OSError as e:
+            raise UsageError(f"cannot read {name}: {e.strerror or e}") from None
+        except ProviderError as err:
+            if isinstance(err, ModelNotFoundError) and err.status == 404:
+                new: ProviderError = BadRequestError(f"{self.name}: the server has no files API (HTTP 404)",
+                                                     provider=self.name, status=404, code=err.code)
+            else:
+                new = type(err)(err.message, provider=err.provider, status=err.status, code=err.code,
+                                retry_after=err.retry_after)
+                new.retryable = err.retryable
+            new.message = f"{new.message} (uploading {name})"
+            new.args = (new.message,)
+            raise new from None
+
+    def tell_once(self, message: str) -> None:
+        """A notice shown once per provider object (once per `chat ask`, once per REPL session)."""
+        if message not in self._told:
+            self._told.add(message)
+            self.notify(message)
 
     @abstractmethod
     def _open(self, request: ChatRequest) -> Iterator[Event]:
@@ -51,6 +103,8 @@ class Provider(ABC):
 
     def stream(self, request: ChatRequest) -> Iterator[Event]:
         """Yield the events of one model call, retrying failures that happen before the answer."""
+        if request.generation is not None:
+            self.check_options(request.generation)
         attempt = 1
         while True:
             try:
@@ -96,7 +150,7 @@ class SDKProvider(Provider):
         """The keyword arguments for chat.completions.create."""
         kwargs: dict[str, Any] = {
             "model": request.model,
-            "messages": [m.to_api() for m in request.messages],
+            "messages": api_messages(request.messages),
             "stream": request.stream,
         }
         if request.stream and self.send_stream_options:
@@ -105,9 +159,20 @@ class SDKProvider(Provider):
             kwargs["tools"] = request.tools
         kwargs.update(request.options)
         extra = {**self.config.extra_body, **request.extra_body}
+        if request.generation is not None:
+            self.apply_options(request.generation, kwargs, extra)
         if extra:
             kwargs["extra_body"] = extra
         return kwargs
+
+    def apply_options(self, opts: GenerationOptions, kwargs: dict[str, Any], extra: dict[str, Any]) -> None:
+        """Put generation options into create()'s kwargs and extra_body (subclasses add their own)."""
+        from chatcli.options import with_json_hint
+
+        kwargs.update(opts.sampling())
+        if opts.json_object:
+            kwargs["response_format"] = {"type": "json_object"}
+            kwargs["messages"] = with_json_hint(kwargs["messages"])
 
     def _open(self, request: ChatRequest) -> Iterator[Event]:
         client = self.client()
@@ -158,11 +223,13 @@ class ChunkAssembler:
         self.calls: dict[int, ToolCall] = {}
         self.usage: Usage | None = None
         self.finish_reason: str | None = None
+        self.sources: list[dict[str, Any]] = []
 
     def feed(self, chunk: Any) -> Iterator[Event]:
         usage = getattr(chunk, "usage", None)
         if usage:
             self.usage = usage_from(usage)
+        add_sources(self.sources, _extra(chunk, "web_search"))
         for choice in getattr(chunk, "choices", None) or []:
             delta = getattr(choice, "delta", None)
             if delta is not None:
@@ -189,6 +256,8 @@ class ChunkAssembler:
                 call.arguments += fn.arguments
 
     def finish(self) -> Iterator[Event]:
+        if self.sources:
+            yield Sources(self.sources)
         for index in sorted(self.calls):
             call = self.calls[index]
             if not call.id:
@@ -211,9 +280,26 @@ def events_from_completion(completion: Any) -> Iterator[Event]:
             yield TextDelta(msg.content)
         for i, tc in enumerate(msg.tool_calls or []):
             yield ToolCallEvent(ToolCall(tc.id or f"call_{i}", tc.function.name, tc.function.arguments or ""))
+    sources: list[dict[str, Any]] = []
+    add_sources(sources, _extra(completion, "web_search"))
+    if sources:
+        yield Sources(sources)
     if getattr(completion, "usage", None):
         yield UsageEvent(usage_from(completion.usage))
     yield Finish(choice.finish_reason if choice is not None else None)
+
+
+def add_sources(sources: list[dict[str, Any]], found: Any) -> None:
+    """Add web search results (Zhipu's top-level `web_search` list) not seen yet."""
+    if not isinstance(found, list):
+        return
+    seen = {(s.get("link"), s.get("title")) for s in sources}
+    for item in found:
+        if hasattr(item, "model_dump"):
+            item = item.model_dump()
+        if isinstance(item, dict) and (item.get("link"), item.get("title")) not in seen:
+            seen.add((item.get("link"), item.get("title")))
+            sources.append(dict(item))
 
 
 def usage_from(u: Any) -> Usage:

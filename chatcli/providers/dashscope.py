@@ -5,17 +5,25 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from chatcli import __version__
 from chatcli.errors import ProviderError
-from chatcli.messages import ChatRequest, Event, Finish, ReasoningDelta, TextDelta, ToolCall, ToolCallEvent, Usage, UsageEvent
+from chatcli.messages import (ChatRequest, Event, Finish, ReasoningDelta, TextDelta, ToolCall, ToolCallEvent, Usage,
+                              UsageEvent, api_messages)
+from chatcli.options import GenerationOptions, check_dashscope, dashscope_switches, with_json_hint
+from chatcli.providers import capabilities
 from chatcli.providers.base import Provider
+from chatcli.providers.capabilities import Capabilities, UploadedDocument
 from chatcli.providers.errmap import classify, network_error, one_line, parse_error_body
 
 TEXT_PATH = "/services/aigc/text-generation/generation"
+NO_MEDIA = ('kind = "dashscope" sends text only (images and video need the multimodal endpoint); '
+            "use the qwen provider (compatible mode) with a qwen-vl model")
 
 
 class DashScopeProvider(Provider):
@@ -35,8 +43,36 @@ class DashScopeProvider(Provider):
             self._http = httpx.Client(timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)), headers=headers)
         return self._http
 
-    def thinking_body(self, on: bool) -> dict[str, Any]:
-        return {"enable_thinking": on}
+    def check_options(self, opts: GenerationOptions) -> None:
+        check_dashscope(self.name, opts)
+
+    def capabilities(self, model: str) -> Capabilities:
+        caps = replace(capabilities.dashscope(model), images=NO_MEDIA, video=NO_MEDIA)
+        if self._files_url() is None:
+            caps = replace(caps, documents=f"no files API known for {self.config.base_url} (expected a base URL "
+                                           "ending in /api/v1)")
+        return caps
+
+    def _files_url(self) -> str | None:
+        """The files API, which lives in compatible mode: {host}/compatible-mode/v1/files."""
+        base = (self.config.base_url or "").rstrip("/")
+        return base[: -len("/api/v1")] + "/compatible-mode/v1/files" if base.endswith("/api/v1") else None
+
+    def _upload(self, path: Path, model: str) -> UploadedDocument:
+        """Upload with purpose file-extract; the native text endpoint then reads `fileid://ID` too."""
+        client, url = self.http(), self._files_url()
+        request = ChatRequest([], model)
+        with self.uploading(path.name), path.open("rb") as f, self._mapped(request, mid_stream=False):
+            response = client.post(url, data={"purpose": "file-extract"},  # type: ignore[arg-type]
+                                   files={"file": (path.name, f, capabilities.upload_type(path))})
+            if response.status_code >= 400:
+                raise self._classify(response.status_code, parse_error_body(response.text), request, response.headers)
+            data = response.json()
+            file_id = data.get("id") if isinstance(data, dict) else None
+        if not file_id:
+            raise ProviderError(f"{self.name}: the files API answered no file id (uploading {path.name})",
+                                provider=self.name)
+        return UploadedDocument(path.name, file_id=str(file_id))
 
     def request_body(self, request: ChatRequest) -> dict[str, Any]:
         """The native request: input.messages and parameters."""
@@ -49,8 +85,15 @@ class DashScopeProvider(Provider):
         parameters.update(request.options)
         parameters.update(self.config.extra_body)
         parameters.update(request.extra_body)
-        return {"model": request.model, "input": {"messages": [m.to_api() for m in request.messages]},
-                "parameters": parameters}
+        messages = api_messages(request.messages)
+        opts = request.generation
+        if opts is not None:  # the same names as compatible mode, all inside parameters
+            parameters.update(opts.sampling())
+            parameters.update(dashscope_switches(opts))
+            if opts.json_object:
+                parameters["response_format"] = {"type": "json_object"}
+                messages = with_json_hint(messages)
+        return {"model": request.model, "input": {"messages": messages}, "parameters": parameters}
 
     def _open(self, request: ChatRequest) -> Iterator[Event]:
         client = self.http()

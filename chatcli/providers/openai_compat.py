@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx2
 import openai
 
-from chatcli.errors import ProviderError
+from chatcli.errors import ProviderError, UsageError
 from chatcli.messages import ChatRequest
+from chatcli.options import GenerationOptions, check_dashscope, dashscope_switches, is_dashscope
+from chatcli.providers import capabilities
 from chatcli.providers.base import SDKProvider
+from chatcli.providers.capabilities import Capabilities, UploadedDocument
 from chatcli.providers.errmap import network_error, one_line, parse_error_body
 
 
@@ -30,8 +34,36 @@ class OpenAIProvider(SDKProvider):
     def close_stream(self, stream: Any) -> None:
         stream.close()
 
-    def thinking_body(self, on: bool) -> dict[str, Any]:
-        return {"enable_thinking": on}  # DashScope (qwen3, qwen-plus); other servers ignore it
+    @property
+    def dashscope(self) -> bool:
+        """Whether the server is DashScope's compatible mode (it takes enable_search / enable_thinking)."""
+        return is_dashscope(self.config.base_url)
+
+    def check_options(self, opts: GenerationOptions) -> None:
+        if self.dashscope:
+            check_dashscope(self.name, opts)
+        elif opts.search:
+            raise UsageError(f"{self.name}: this OpenAI-compatible server has no web search; "
+                             "--search works with DashScope (qwen) and Zhipu (zhipu)")
+
+    def apply_options(self, opts: GenerationOptions, kwargs: dict[str, Any], extra: dict[str, Any]) -> None:
+        super().apply_options(opts, kwargs, extra)
+        if self.dashscope:
+            extra.update(dashscope_switches(opts))
+        elif opts.think is not None:
+            self.tell_once(f"{self.name}: --think/--no-think is for DashScope and Zhipu; not sent to this server")
+
+    def capabilities(self, model: str) -> Capabilities:
+        return capabilities.dashscope(model) if self.dashscope else Capabilities()
+
+    def _upload(self, path: Path, model: str) -> UploadedDocument:
+        """DashScope's files API: purpose file-extract; qwen-long then reads `fileid://ID`."""
+        if not self.dashscope:
+            return super()._upload(path, model)
+        client = self.client()
+        with self.uploading(path.name), path.open("rb") as f, self.mapped(ChatRequest([], model), mid_stream=False):
+            uploaded = client.files.create(file=(path.name, f, capabilities.upload_type(path)), purpose="file-extract")
+        return UploadedDocument(path.name, file_id=uploaded.id)
 
     @contextmanager
     def mapped(self, request: ChatRequest, *, mid_stream: bool) -> Iterator[None]:

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
 import zhipuai
 from zhipuai.core import _errors as zerr
 
-from chatcli.errors import ProviderError
+from chatcli.errors import ProviderError, UsageError
 from chatcli.messages import ChatRequest
+from chatcli.options import GenerationOptions
+from chatcli.providers import capabilities
 from chatcli.providers.base import SDKProvider
+from chatcli.providers.capabilities import Capabilities, UploadedDocument
 from chatcli.providers.errmap import network_error, one_line, parse_error_body
+
+# Zhipu's built-in web search; search_result asks for the sources (a top-level `web_search` list).
+WEB_SEARCH_TOOL = {"type": "web_search", "web_search": {"enable": True, "search_result": True}}
 
 
 class ZhipuProvider(SDKProvider):
@@ -29,8 +38,49 @@ class ZhipuProvider(SDKProvider):
     def close_stream(self, stream: Any) -> None:
         stream.response.close()  # the SDK's stream object has no close()
 
-    def thinking_body(self, on: bool) -> dict[str, Any]:
-        return {"thinking": {"type": "enabled" if on else "disabled"}}
+    def capabilities(self, model: str) -> Capabilities:
+        return capabilities.ZHIPU
+
+    def _upload(self, path: Path, model: str) -> UploadedDocument:
+        """Zhipu's file-extract: upload, fetch the extracted text, then delete the file (its count is capped)."""
+        client = self.client()
+        with self.uploading(path.name), self.mapped(ChatRequest([], model), mid_stream=False):
+            with path.open("rb") as f:
+                uploaded = client.files.create(file=(path.name, f, capabilities.upload_type(path)),
+                                               purpose="file-extract")
+            body = client.files.content(uploaded.id).content
+        with contextlib.suppress(zerr.ZhipuAIError, httpx.HTTPError):
+            client.files.delete(uploaded.id)
+        return UploadedDocument(path.name, text=_extracted(body))
+
+    def check_options(self, opts: GenerationOptions) -> None:
+        if opts.presence_penalty is not None:
+            raise UsageError(f"{self.name}: Zhipu (GLM) does not take presence_penalty; drop --presence-penalty "
+                             f"(or presence_penalty in [providers.{self.name}])")
+
+    def apply_options(self, opts: GenerationOptions, kwargs: dict[str, Any], extra: dict[str, Any]) -> None:
+        super().apply_options(opts, kwargs, extra)
+        kwargs.pop("presence_penalty", None)  # not a create() argument; check_options refuses it
+        self._fit_sampling(kwargs)
+        if opts.think is not None:
+            kwargs["thinking"] = {"type": "enabled" if opts.think else "disabled"}
+        if opts.search:
+            kwargs["tools"] = [*(kwargs.get("tools") or []), WEB_SEARCH_TOOL]
+
+    def _fit_sampling(self, kwargs: dict[str, Any]) -> None:
+        """Zhipu takes temperature and top_p in (0, 1); the SDK would clamp silently, so say what is sent."""
+        temperature = kwargs.get("temperature")
+        if temperature is not None and temperature <= 0:
+            del kwargs["temperature"]
+            kwargs["do_sample"] = False
+            self.tell_once(f"{self.name}: Zhipu takes temperature in (0, 1); 0 is sent as do_sample=false (greedy)")
+        elif temperature is not None and temperature >= 1:
+            kwargs["temperature"] = 0.99
+            self.tell_once(f"{self.name}: Zhipu takes temperature in (0, 1); sent 0.99 instead of {temperature:g}")
+        top_p = kwargs.get("top_p")
+        if top_p is not None and top_p >= 1:
+            kwargs["top_p"] = 0.99
+            self.tell_once(f"{self.name}: Zhipu takes top_p in (0, 1); sent 0.99 instead of {top_p:g}")
 
     @contextmanager
     def mapped(self, request: ChatRequest, *, mid_stream: bool) -> Iterator[None]:
@@ -51,3 +101,13 @@ def _text(response: httpx.Response) -> str:
         return response.text
     except httpx.HTTPError:
         return ""
+
+
+def _extracted(body: bytes) -> str:
+    """The text of a file-extract result: JSON `{"content": ..., "file_type", "filename", ...}`."""
+    text = body.decode("utf-8", "replace")
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text
+    return str(data.get("content") or "") if isinstance(data, dict) else text
