@@ -88,7 +88,8 @@ timeout = 2
         PYTHONIOENCODING="utf-8",
         TERM="xterm-256color",
     )
-    env.pop("NO_COLOR", None)
+    for name in ("NO_COLOR", "COLUMNS", "LINES"):  # the pty's real size must decide the layout
+        env.pop(name, None)
     return ChatEnv(home, config, env)
 
 
