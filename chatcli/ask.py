@@ -16,6 +16,7 @@ from chatcli.options import GenerationOptions
 from chatcli.pricing import money, price_for, usage_line
 from chatcli.render import Renderer, make_renderer, notice
 from chatcli.saving import Recorder, load, open_store
+from chatcli.tools.builtins import tools_for
 
 
 @dataclass
@@ -75,11 +76,7 @@ def run_ask(opts: AskOptions, stdin: Any = None, out: TextIO | None = None, err:
     if resumed and opts.system:
         recorder.sync_system(conv)
 
-    tools = None
-    if opts.tools and cfg.tools.enabled:
-        from chatcli.tools.builtins import builtin_registry
-
-        tools = builtin_registry(cfg.tools)
+    tools = tools_for(cfg.tools, model, opts.tools)
     renderer: Renderer | None = None
     if not opts.as_json:
         renderer = make_renderer(out, err, mode=opts.mode, show_reasoning=cfg.show_reasoning)
@@ -87,8 +84,9 @@ def run_ask(opts: AskOptions, stdin: Any = None, out: TextIO | None = None, err:
     code: int = ExitCode.OK
     failure: BaseException | None = None
     try:
-        for event in conv.send(provider, model, content, tools=tools, max_rounds=cfg.tools.max_rounds, budget=budget(model, cfg.context.max_tokens),
-                               stream=opts.stream, generation=generation):
+        for event in conv.send(provider, model, content, tools=tools, max_rounds=cfg.tools.max_rounds,
+                               budget=budget(model, cfg.context.max_tokens), stream=opts.stream,
+                               generation=generation):
             if renderer is not None:
                 renderer.handle(event)
             elif isinstance(event, Notice):

@@ -9,8 +9,8 @@ import typer
 
 from chatcli import __version__
 from chatcli.config_cmd import config_app, config_arg, providers_command
-from chatcli.sessions_cmd import sessions_app
 from chatcli.errors import ChatError, ExitCode, UsageError
+from chatcli.sessions_cmd import sessions_app
 
 app = typer.Typer(
     name="chat",
@@ -175,8 +175,8 @@ def ask(
     config: Optional[str] = ConfigOpt,
 ) -> None:
     """Ask one question and print the answer; piped stdin is added as context."""
-    from chatcli.options import GenerationOptions
     from chatcli.ask import AskOptions, run_ask
+    from chatcli.options import GenerationOptions
 
     if raw and markdown:
         from chatcli.errors import UsageError

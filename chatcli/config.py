@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from chatcli.errors import AuthError, ConfigError
-from chatcli.options import LIMITS as _OPTION_LIMITS, problem as _option_problem
+from chatcli.options import LIMITS as _OPTION_LIMITS
+from chatcli.options import problem as _option_problem
 from chatcli.pricing import check_prices
 from chatcli.tools.weather import WeatherSettings
 

@@ -23,7 +23,15 @@ from rich.markdown import Markdown
 from rich.segment import Segment
 from rich.text import Text
 
-from chatcli.messages import Event, Finish, Notice, ReasoningDelta, TextDelta, ToolCallEvent, ToolResult
+from chatcli.messages import (
+    Event,
+    Finish,
+    Notice,
+    ReasoningDelta,
+    TextDelta,
+    ToolCallEvent,
+    ToolResult,
+)
 from chatcli.render import tool_line
 from chatcli.sanitize import Sanitizer, strip_controls
 

@@ -6,7 +6,14 @@ import json
 import os
 from typing import Any, Protocol, TextIO
 
-from chatcli.messages import Event, Notice, ReasoningDelta, Sources, TextDelta, ToolResult
+from chatcli.messages import (
+    Event,
+    Notice,
+    ReasoningDelta,
+    Sources,
+    TextDelta,
+    ToolResult,
+)
 from chatcli.sanitize import Sanitizer, strip_controls
 
 DIM, RESET = "\x1b[2m", "\x1b[0m"

@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from chatcli.errors import ChatError, UsageError
 from chatcli.messages import Message, ToolCall, Usage
-from chatcli.store_schema import MIGRATIONS, Unusable, connect, is_busy, move_aside, reason
+from chatcli.store_schema import Unusable, connect, is_busy, move_aside, reason
 
 ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32: no i, l, o, u
 ID_LENGTH = 8

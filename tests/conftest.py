@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from fakeserver import FakeServer
 
 DASHSCOPE_KEY = "sk-test-dashscope-0123456789"

@@ -7,9 +7,9 @@ slow, midstream_error) change only streaming answers.
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
-import contextlib
 import socket
 import threading
 import time

@@ -8,9 +8,8 @@ import subprocess
 import sys
 import threading
 
-import pytest
-
 import fakeserver as fs
+import pytest
 from conftest import DASHSCOPE_KEY, ZHIPU_KEY
 
 

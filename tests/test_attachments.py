@@ -8,9 +8,9 @@ import struct
 import zlib
 from pathlib import Path
 
+import fakeserver as fs
 import pytest
 
-import fakeserver as fs
 from chatcli import attachments
 from chatcli.attachments import Attachment
 from chatcli.errors import UsageError

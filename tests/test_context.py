@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fakeserver as fs
+
 from chatcli.context import budget, context_window, estimate_text, fit
 from chatcli.messages import Message, ToolCall
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import DASHSCOPE_KEY
 from fake_dashscope import NativeReply, NativeService, native_error
 

@@ -11,13 +11,24 @@ import httpx
 import openai
 import pytest
 import zhipuai
-from zhipuai.core import _errors as zerr
-
 from fakeserver import (
-    FakeServer, close_immediately, cut, dashscope_error, dashscope_text, dashscope_tool_calls,
-    error, gated, hang, json_reply, midstream_error, slow, zhipu_error, zhipu_text,
+    FakeServer,
+    close_immediately,
+    cut,
+    dashscope_error,
+    dashscope_text,
+    dashscope_tool_calls,
+    error,
+    gated,
+    hang,
+    json_reply,
+    midstream_error,
+    slow,
+    zhipu_error,
+    zhipu_text,
     zhipu_tool_calls,
 )
+from zhipuai.core import _errors as zerr
 
 MSGS = [{"role": "user", "content": "hi"}]
 

@@ -10,8 +10,8 @@ import sys
 import time
 import zlib
 
-import pytest
 import pyte
+import pytest
 from rich.console import Console
 
 from chatcli.mdstream import BlockSplitter, MarkdownRenderer, markdown

@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 import sys
 
+import fakeserver as fs
 import pexpect
 import pyte
 import pytest
-
-import fakeserver as fs
-from chatcli.errors import UsageError
-from chatcli.options import GenerationOptions, with_json_hint
 from fake_dashscope import NativeReply, NativeService
 from ptyharness import Tty
+
+from chatcli.errors import UsageError
+from chatcli.options import GenerationOptions, with_json_hint
 
 SOURCES = [{"title": "杭州天气预报", "link": "https://weather.example/hz", "media": "天气网", "content": "晴"},
            {"title": "Hangzhou", "link": "https://wiki.example/Hangzhou", "media": "wiki"}]

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import threading
 
-import pytest
-
 import fakeserver as fs
+import pytest
 from ptyharness import Tty
 
 QWEN = "qwen:qwen-plus>"

@@ -13,7 +13,7 @@ import typer
 from typer.testing import CliRunner
 
 from chatcli.errors import ChatError
-from chatcli.messages import Message, ToolCall, Usage
+from chatcli.messages import Message, Usage
 from chatcli.sessions_cmd import print_conversations, print_hits, sessions_app
 from chatcli.store import Store
 

@@ -15,7 +15,8 @@ import pytest
 
 from chatcli.errors import ChatError, ExitCode, UsageError
 from chatcli.messages import Message, ToolCall, Usage
-from chatcli.store import ID_ALPHABET, MIGRATIONS, Store, StoreError, make_title
+from chatcli.store import ID_ALPHABET, Store, StoreError, make_title
+from chatcli.store_schema import MIGRATIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 

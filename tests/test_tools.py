@@ -6,10 +6,9 @@ import json
 import sys
 import threading
 
+import fakeserver as fs
 import pexpect
 import pytest
-
-import fakeserver as fs
 
 PLACES = {
     "杭州": {"name": "杭州市", "latitude": 30.29, "longitude": 120.16, "country": "中国", "admin1": "浙江省",

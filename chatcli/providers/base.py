@@ -10,9 +10,12 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chatcli.errors import BadRequestError, ModelNotFoundError, ProviderError, UsageError
-from chatcli.providers.capabilities import NO_DOCUMENTS, Capabilities, UploadedDocument
-from chatcli.providers.errmap import classify
+from chatcli.errors import (
+    BadRequestError,
+    ModelNotFoundError,
+    ProviderError,
+    UsageError,
+)
 from chatcli.messages import (
     ChatRequest,
     Event,
@@ -26,6 +29,8 @@ from chatcli.messages import (
     UsageEvent,
     api_messages,
 )
+from chatcli.providers.capabilities import NO_DOCUMENTS, Capabilities, UploadedDocument
+from chatcli.providers.errmap import classify
 
 if TYPE_CHECKING:
     from chatcli.config import ProviderConfig

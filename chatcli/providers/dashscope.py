@@ -13,9 +13,24 @@ import httpx
 
 from chatcli import __version__
 from chatcli.errors import ProviderError
-from chatcli.messages import (ChatRequest, Event, Finish, ReasoningDelta, TextDelta, ToolCall, ToolCallEvent, Usage,
-                              UsageEvent, api_messages)
-from chatcli.options import GenerationOptions, check_dashscope, dashscope_switches, with_json_hint
+from chatcli.messages import (
+    ChatRequest,
+    Event,
+    Finish,
+    ReasoningDelta,
+    TextDelta,
+    ToolCall,
+    ToolCallEvent,
+    Usage,
+    UsageEvent,
+    api_messages,
+)
+from chatcli.options import (
+    GenerationOptions,
+    check_dashscope,
+    dashscope_switches,
+    with_json_hint,
+)
 from chatcli.providers import capabilities
 from chatcli.providers.base import Provider
 from chatcli.providers.capabilities import Capabilities, UploadedDocument

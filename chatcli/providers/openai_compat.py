@@ -12,7 +12,12 @@ import openai
 
 from chatcli.errors import ProviderError, UsageError
 from chatcli.messages import ChatRequest
-from chatcli.options import GenerationOptions, check_dashscope, dashscope_switches, is_dashscope
+from chatcli.options import (
+    GenerationOptions,
+    check_dashscope,
+    dashscope_switches,
+    is_dashscope,
+)
 from chatcli.providers import capabilities
 from chatcli.providers.base import SDKProvider
 from chatcli.providers.capabilities import Capabilities, UploadedDocument

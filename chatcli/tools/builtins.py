@@ -40,3 +40,14 @@ def builtin_tools(settings: ToolsConfig) -> list[Tool]:
 def builtin_registry(settings: ToolsConfig) -> ToolRegistry:
     """A registry of the built-in tools with the configured per-call timeout."""
     return ToolRegistry(builtin_tools(settings), timeout=settings.timeout)
+
+
+# Vision models refuse a request that offers tools (DashScope: qwen-vl "不支持 tools"; GLM-4V likewise).
+NO_TOOLS_MODELS = ("qwen-vl", "qwen2-vl", "qwen2.5-vl", "qvq", "glm-4v")
+
+
+def tools_for(settings: ToolsConfig, model: str, wanted: bool = True) -> ToolRegistry | None:
+    """The tools to offer with this model, or None (switched off, or a model that takes none)."""
+    if not (wanted and settings.enabled) or model.lower().startswith(NO_TOOLS_MODELS):
+        return None
+    return builtin_registry(settings)
