@@ -62,12 +62,16 @@ def main() -> None:
         base = srv.url + "/compatible-mode/v1"
         config.write_text(f'[providers.qwen]\nbase_url = "{base}"\n')
         env = {**os.environ, "CHATCLI_CONFIG": str(config), "DASHSCOPE_API_KEY": "sk-bench", "NO_PROXY": "127.0.0.1"}
+        env.pop("PYTHONDONTWRITEBYTECODE", None)  # measure as installed: with cached bytecode
         bare = Path(tmp) / "bare.py"
         bare.write_text(BARE)
         chat = [sys.executable, "-m", "chatcli"]
 
         env["XDG_STATE_HOME"] = tmp
         helps, asks, bares, prompts = [], [], [], []
+        srv.queue(dashscope_text(["warm-up"]), dashscope_text(["warm-up"]))  # first runs write the bytecode
+        timed(chat + ["ask", "hi"], env)
+        timed([sys.executable, str(bare), base], env)
         for _ in range(runs):  # interleaved, so machine noise hits both alike
             helps.append(timed(chat + ["--help"], env))
             srv.queue(dashscope_text(["Hello", " there"]))
@@ -81,7 +85,7 @@ def main() -> None:
     print(f"chat --help:           {med(helps) * 1000:7.1f} ms  {min(helps) * 1000:7.1f} ms   (target < 250 ms)")
     print(f"bare openai script:    {med(bares) * 1000:7.1f} ms  {min(bares) * 1000:7.1f} ms")
     print(f"chat ask:              {med(asks) * 1000:7.1f} ms  {min(asks) * 1000:7.1f} ms")
-    print(f"chat ask / bare:       {med(asks) / med(bares):7.2f}x             (target <= 1.20x)")
+    print(f"chat ask / bare:       {med(asks) / med(bares):7.2f}x  {min(asks) / min(bares):7.2f}x   (target <= 1.20x)")
     print(f"REPL prompt visible:   {med(prompts) * 1000:7.1f} ms  {min(prompts) * 1000:7.1f} ms   (target < 300 ms)")
 
 

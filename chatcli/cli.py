@@ -252,7 +252,15 @@ def main(argv: list[str] | None = None) -> None:
         if session is not None:
             code = start_session(session)
         else:
-            result = typer.main.get_command(app).main(args=argv, prog_name="chat", standalone_mode=False)
+            group = typer.main.get_command(app)
+            # `chat ask ...`: run the command alone. Parsing the root's options costs ~100 ms
+            # (Typer validates each through pydantic), and they only matter before a command.
+            command = group.commands.get(argv[0]) if argv else None  # type: ignore[attr-defined]
+            if command is not None:
+                result = command.main(args=argv[1:], prog_name=f"chat {argv[0]}", standalone_mode=False,
+                                      help_option_names=["-h", "--help"])
+            else:
+                result = group.main(args=argv, prog_name="chat", standalone_mode=False)
             code = result if isinstance(result, int) else 0
         if code == ExitCode.INTERRUPTED:  # typer turns a stray Ctrl-C into a silent 130
             error_line("interrupted")

@@ -108,8 +108,6 @@ class Conversation:
         tools: ToolRegistry | None = None,
         max_rounds: int = 8,
         stream: bool = True,
-        options: dict[str, Any] | None = None,
-        extra_body: dict[str, Any] | None = None,
         budget: int | None = None,
         generation: GenerationOptions | None = None,
     ) -> Iterator[Event]:
@@ -120,8 +118,7 @@ class Conversation:
         """
         self.append(Message("user", text))
         turn = self.last = Turn()
-        base = ChatRequest(messages=[], model=model, stream=stream, options=options or {},
-                           extra_body=extra_body or {}, tools=tools.schemas() if tools else None,
+        base = ChatRequest(messages=[], model=model, stream=stream, tools=tools.schemas() if tools else None,
                            generation=generation)
         try:
             while True:

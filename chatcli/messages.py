@@ -125,8 +125,6 @@ class ChatRequest:
     messages: list[Message]
     model: str
     tools: list[dict[str, Any]] | None = None
-    options: dict[str, Any] = field(default_factory=dict)
-    extra_body: dict[str, Any] = field(default_factory=dict)
     stream: bool = True
     generation: GenerationOptions | None = None  # sampling, search, thinking, JSON mode
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import queue
 import random
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
@@ -51,6 +53,7 @@ class Provider(ABC):
         self.name = config.name
         self.notify = notify or (lambda _msg: None)
         self._told: set[str] = set()
+        self._closer: Callable[[], None] | None = None  # closes the answer being read
 
     def check_options(self, opts: GenerationOptions) -> None:
         """Raise UsageError for generation options this provider cannot honour (before anything is sent)."""
@@ -107,9 +110,26 @@ class Provider(ABC):
         """Send the request; return its events. Raises ProviderError before any byte is read."""
 
     def stream(self, request: ChatRequest) -> Iterator[Event]:
-        """Yield the events of one model call, retrying failures that happen before the answer."""
+        """Yield the events of one model call, retrying failures that happen before the answer.
+
+        The network is read in a worker thread while this thread waits in short timed steps: a
+        Ctrl-C that lands just before a blocking read would otherwise wait for the next byte.
+        """
         if request.generation is not None:
             self.check_options(request.generation)
+        yield from pumped(self._stream(request), self.abort)
+
+    def reading(self, closer: Callable[[], None]) -> None:
+        """Register how to close the answer now being read (see abort)."""
+        self._closer = closer
+
+    def abort(self) -> None:
+        """Close the answer being read, so the server stops generating; never blocks the caller."""
+        closer, self._closer = self._closer, None
+        if closer is not None:
+            threading.Thread(target=_quietly, args=(closer,), name="abort", daemon=True).start()
+
+    def _stream(self, request: ChatRequest) -> Iterator[Event]:
         attempt = 1
         while True:
             try:
@@ -162,8 +182,7 @@ class SDKProvider(Provider):
             kwargs["stream_options"] = {"include_usage": True}
         if request.tools:
             kwargs["tools"] = request.tools
-        kwargs.update(request.options)
-        extra = {**self.config.extra_body, **request.extra_body}
+        extra = dict(self.config.extra_body)
         if request.generation is not None:
             self.apply_options(request.generation, kwargs, extra)
         if extra:
@@ -189,6 +208,7 @@ class SDKProvider(Provider):
 
     def _iterate(self, request: ChatRequest, stream: Any) -> Iterator[Event]:
         asm = ChunkAssembler()
+        self.reading(lambda: self.close_stream(stream))
         try:
             with self.mapped(request, mid_stream=True):
                 for chunk in stream:
@@ -203,6 +223,48 @@ class SDKProvider(Provider):
             self.name, status, error, headers=headers, key_env=self.config.api_key_env,
             model=request.model, secret=self._key,
         )
+
+
+_END = object()
+
+
+def pumped(events: Iterator[Event], abort: Callable[[], None]) -> Iterator[Event]:
+    """The events, produced by a worker thread; on Ctrl-C (or early close) the answer is aborted."""
+    box: queue.SimpleQueue = queue.SimpleQueue()
+
+    def work() -> None:
+        try:
+            for event in events:
+                box.put((event, None))
+            box.put((_END, None))
+        except BaseException as exc:  # handed over: the reading thread raises it
+            box.put((_END, exc))
+
+    worker = threading.Thread(target=work, name="model-stream", daemon=True)
+    worker.start()
+    finished = False
+    try:
+        while True:
+            try:
+                item, exc = box.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if item is _END:
+                finished = True
+                if exc is not None:
+                    raise exc
+                return
+            yield item
+    finally:
+        if not finished:
+            abort()
+
+
+def _quietly(fn: Callable[[], None]) -> None:
+    try:
+        fn()
+    except Exception:  # closing a half-read answer may fail in many ways; none matter
+        pass
 
 
 def retry_delay(err: ProviderError, attempt: int) -> float | None:

@@ -97,9 +97,7 @@ class DashScopeProvider(Provider):
             parameters["incremental_output"] = not request.tools
         if request.tools:
             parameters["tools"] = request.tools
-        parameters.update(request.options)
         parameters.update(self.config.extra_body)
-        parameters.update(request.extra_body)
         messages = api_messages(request.messages)
         opts = request.generation
         if opts is not None:  # the same names as compatible mode, all inside parameters
@@ -130,6 +128,7 @@ class DashScopeProvider(Provider):
         return self._iterate(request, response)
 
     def _iterate(self, request: ChatRequest, response: httpx.Response) -> Iterator[Event]:
+        self.reading(response.close)
         asm = NativeAssembler(incremental=not request.tools)  # as request_body chose
         try:
             with self._mapped(request, mid_stream=True):
