@@ -218,25 +218,21 @@ class SlashCommands:
         self.say(f"continuing {info.id} “{info.title}” ({turns} turns, {s.provider_name}:{s.model})")
 
     def cmd_tools(self, arg: str) -> None:
-        on = _on_off(arg)
-        if on is None:
-            return self.error("usage: /tools on|off")
-        self.state.tools_on = on
-        self.say(f"tools {'on' if on else 'off'}")
+        self._switch("/tools", "tools", arg, lambda on: setattr(self.state, "tools_on", on))
 
     def cmd_think(self, arg: str) -> None:
-        on = _on_off(arg)
-        if on is None:
-            return self.error("usage: /think on|off")
-        self.state.flags.think = on
-        self.say(f"thinking {'on' if on else 'off'}")
+        self._switch("/think", "thinking", arg, lambda on: setattr(self.state.flags, "think", on))
 
     def cmd_search(self, arg: str) -> None:
+        self._switch("/search", "web search", arg, lambda on: setattr(self.state.flags, "search", on))
+
+    def _switch(self, command: str, what: str, arg: str, apply: Callable[[bool], None]) -> None:
+        """An on|off command."""
         on = _on_off(arg)
         if on is None:
-            return self.error("usage: /search on|off")
-        self.state.flags.search = on
-        self.say(f"web search {'on' if on else 'off'}")
+            return self.error(f"usage: {command} on|off")
+        apply(on)
+        self.say(f"{what} {'on' if on else 'off'}")
 
     def cmd_attach(self, kind: str, arg: str) -> None:
         """/image, /video, /file: check the path now, send it with the next message."""

@@ -10,7 +10,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from chatcli.errors import (
     BadRequestError,
@@ -43,6 +43,7 @@ BACKOFF_BASE = 0.5
 MAX_RETRY_AFTER = 20.0
 
 Notify = Callable[[str], None]
+T = TypeVar("T")
 
 
 class Provider(ABC):
@@ -64,10 +65,14 @@ class Provider(ABC):
 
     def upload_document(self, path: Path, model: str) -> UploadedDocument:
         """Upload a document for `model` to read, retrying like a model call (see chatcli.attachments)."""
+        return self.retrying(lambda: self._upload(path, model))
+
+    def retrying(self, attempt_once: Callable[[], T]) -> T:
+        """The result of attempt_once, tried again (with a notice) after retryable failures."""
         attempt = 1
         while True:
             try:
-                return self._upload(path, model)
+                return attempt_once()
             except ProviderError as err:
                 delay = retry_delay(err, attempt)
                 if delay is None:
@@ -130,19 +135,7 @@ class Provider(ABC):
             threading.Thread(target=_quietly, args=(closer,), name="abort", daemon=True).start()
 
     def _stream(self, request: ChatRequest) -> Iterator[Event]:
-        attempt = 1
-        while True:
-            try:
-                events = self._open(request)
-                break
-            except ProviderError as err:
-                delay = retry_delay(err, attempt)
-                if delay is None:
-                    raise
-                self.notify(f"{err.message} — retrying in {delay:.1f} s ({attempt}/{MAX_ATTEMPTS - 1})")
-                time.sleep(delay)
-                attempt += 1
-        yield from events
+        yield from self.retrying(lambda: self._open(request))
 
 
 class SDKProvider(Provider):
