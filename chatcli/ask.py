@@ -13,7 +13,7 @@ from chatcli.errors import ChatError, ExitCode, Interrupted
 from chatcli.inputs import MAX_STDIN, compose_message, read_stdin, stdin_has_data
 from chatcli.messages import Notice, ToolCall
 from chatcli.options import GenerationOptions
-from chatcli.pricing import money, price_for, usage_line
+from chatcli.pricing import cost_of, money, usage_line
 from chatcli.render import Renderer, make_renderer, notice
 from chatcli.saving import Recorder, load, open_store
 from chatcli.tools.builtins import tools_for
@@ -41,6 +41,7 @@ class AskOptions:
 
 def run_ask(opts: AskOptions, stdin: Any = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Run one question; return the exit code. Raises ChatError for failures before the call."""
+    from chatcli import attachments
     from chatcli.config import load_config
     from chatcli.providers import create_provider
 
@@ -49,8 +50,6 @@ def run_ask(opts: AskOptions, stdin: Any = None, out: TextIO | None = None, err:
     err = err or sys.stderr
 
     cfg = load_config(opts.config)
-    from chatcli import attachments
-
     attached = attachments.collect(opts.images, opts.videos, opts.files)  # a bad path stops here
     piped = read_stdin(stdin) if stdin_has_data(stdin) else None
     text = compose_message(opts.prompt, piped)
@@ -108,16 +107,16 @@ def run_ask(opts: AskOptions, stdin: Any = None, out: TextIO | None = None, err:
                 code = ExitCode.ERROR
         if generation.json_object and code == ExitCode.OK:
             failure = not_json(turn.content)
-    cost = _cost(cfg.prices, model, turn)
+    cost = cost_of(cfg.prices, model, turn.usage)
     if opts.usage:
-        notice(usage_line(turn.usage, cost[1] if cost else None) if turn.usage else "usage: not reported", err,
-               prefix="")
+        shown = money(cost, cfg.prices) if cost is not None else None
+        notice(usage_line(turn.usage, shown) if turn.usage else "usage: not reported", err, prefix="")
     if opts.as_json:
         data = result_json(pcfg.name, model, turn, failure)
         if generation.search or turn.sources:
             data["sources"] = turn.sources
-        if cost and turn.usage:
-            data["cost"] = {"amount": round(cost[0], 8), "currency": cfg.prices.get("currency")}
+        if cost is not None:
+            data["cost"] = {"amount": round(cost, 8), "currency": cfg.prices.get("currency")}
         out.write(json.dumps(data, ensure_ascii=False) + "\n")
         out.flush()
     if isinstance(failure, KeyboardInterrupt):
@@ -162,12 +161,3 @@ def not_json(text: str) -> ChatError | None:
     except json.JSONDecodeError as e:
         return ChatError(f"the answer is not valid JSON (--json-object): {e.msg} at line {e.lineno} column {e.colno}")
     return None
-
-
-def _cost(prices: dict[str, Any], model: str, turn: Turn) -> tuple[float, str] | None:
-    """What the turn cost and how to show it, if the model has a price in [prices]."""
-    price = price_for(prices, model)
-    if price is None or turn.usage is None:
-        return None
-    amount = price.cost(turn.usage)
-    return amount, money(amount, prices)

@@ -24,6 +24,16 @@ app = typer.Typer(
 
 ConfigOpt = typer.Option(None, "--config", metavar="PATH", help="Config file (default: $CHATCLI_CONFIG or the XDG config dir).")
 
+# The generation flags, the same on the session (`chat`) and on `chat ask`.
+TemperatureOpt = typer.Option(None, "--temperature", help="Sampling temperature, 0 to <2.")
+TopPOpt = typer.Option(None, "--top-p", help="Nucleus sampling threshold, >0 to 1.")
+MaxTokensOpt = typer.Option(None, "--max-tokens", help="Longest answer, in tokens.")
+SeedOpt = typer.Option(None, "--seed", help="Random seed (0 to 2**64-1) for repeatable answers.")
+StopOpt = typer.Option(None, "--stop", metavar="TEXT", help="Stop before this text (repeatable).")
+PresencePenaltyOpt = typer.Option(None, "--presence-penalty", help="-2 to 2; higher repeats less.")
+SearchOpt = typer.Option(None, "--search/--no-search", help="Let the model search the web (DashScope, Zhipu).")
+ThinkOpt = typer.Option(None, "--think/--no-think", help="Ask the model to reason first, or not.")
+
 
 def _version(value: bool) -> None:
     if value:
@@ -40,14 +50,14 @@ def root(
     cont: bool = typer.Option(False, "-c", "--continue", help="Continue the last conversation."),
     resume: Optional[str] = typer.Option(None, "--resume", metavar="ID", help="Continue a saved conversation."),
     no_save: bool = typer.Option(False, "--no-save", help="Do not save this conversation."),
-    temperature: Optional[float] = typer.Option(None, "--temperature", help="Sampling temperature, 0 to <2."),
-    top_p: Optional[float] = typer.Option(None, "--top-p", help="Nucleus sampling threshold, >0 to 1."),
-    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="Longest answer, in tokens."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (0 to 2**64-1)."),
-    stop: Optional[list[str]] = typer.Option(None, "--stop", metavar="TEXT", help="Stop before this text (repeatable)."),
-    presence_penalty: Optional[float] = typer.Option(None, "--presence-penalty", help="-2 to 2; higher repeats less."),
-    search: Optional[bool] = typer.Option(None, "--search/--no-search", help="Let the model search the web."),
-    think: Optional[bool] = typer.Option(None, "--think/--no-think", help="Ask the model to reason first, or not."),
+    temperature: Optional[float] = TemperatureOpt,
+    top_p: Optional[float] = TopPOpt,
+    max_tokens: Optional[int] = MaxTokensOpt,
+    seed: Optional[int] = SeedOpt,
+    stop: Optional[list[str]] = StopOpt,
+    presence_penalty: Optional[float] = PresencePenaltyOpt,
+    search: Optional[bool] = SearchOpt,
+    think: Optional[bool] = ThinkOpt,
     config: Optional[str] = ConfigOpt,
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
 ) -> None:
@@ -150,14 +160,14 @@ def ask(
     markdown: bool = typer.Option(False, "--markdown", help="Render the answer as markdown, even to a pipe."),
     cont: bool = typer.Option(False, "-c", "--continue", help="Continue the last saved conversation."),
     no_save: bool = typer.Option(False, "--no-save", help="Do not save this exchange."),
-    temperature: Optional[float] = typer.Option(None, "--temperature", help="Sampling temperature, 0 to <2."),
-    top_p: Optional[float] = typer.Option(None, "--top-p", help="Nucleus sampling threshold, >0 to 1."),
-    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="Longest answer, in tokens."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (0 to 2**64-1) for repeatable answers."),
-    stop: Optional[list[str]] = typer.Option(None, "--stop", metavar="TEXT", help="Stop before this text (repeatable)."),
-    presence_penalty: Optional[float] = typer.Option(None, "--presence-penalty", help="-2 to 2; higher repeats less."),
-    search: Optional[bool] = typer.Option(None, "--search/--no-search", help="Let the model search the web (DashScope, Zhipu)."),
-    think: Optional[bool] = typer.Option(None, "--think/--no-think", help="Ask the model to reason first, or not."),
+    temperature: Optional[float] = TemperatureOpt,
+    top_p: Optional[float] = TopPOpt,
+    max_tokens: Optional[int] = MaxTokensOpt,
+    seed: Optional[int] = SeedOpt,
+    stop: Optional[list[str]] = StopOpt,
+    presence_penalty: Optional[float] = PresencePenaltyOpt,
+    search: Optional[bool] = SearchOpt,
+    think: Optional[bool] = ThinkOpt,
     json_object: bool = typer.Option(False, "--json-object", help="Ask for a JSON object; fail if the answer does not parse."),
     usage: bool = typer.Option(False, "--usage", help="Print tokens in/out (and cost, with [prices]) on stderr."),
     image: Optional[list[str]] = typer.Option(

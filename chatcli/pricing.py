@@ -45,6 +45,12 @@ def price_for(prices: dict[str, Any], model: str) -> Price | None:
                  float(entry["cached"]) if entry.get("cached") is not None else None)
 
 
+def cost_of(prices: dict[str, Any], model: str, usage: Usage | None) -> float | None:
+    """What usage of a model cost, if [prices] has the model."""
+    price = price_for(prices, model)
+    return price.cost(usage) if price is not None and usage is not None else None
+
+
 def money(amount: float, prices: dict[str, Any]) -> str:
     """An amount in the configured currency: ¥0.0012, $1.25, 0.0012 GBP, or 0.0012 without one."""
     number = f"{amount:,.2f}" if amount >= 1 else f"{amount:.4f}"

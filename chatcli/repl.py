@@ -22,7 +22,7 @@ from chatcli.conversation import Conversation, finish_notice
 from chatcli.errors import ChatError
 from chatcli.messages import Usage
 from chatcli.options import GenerationOptions
-from chatcli.pricing import price_for
+from chatcli.pricing import cost_of
 from chatcli.providers import ADAPTERS, create_provider
 from chatcli.providers.base import Provider
 from chatcli.render import make_renderer, notice
@@ -213,9 +213,9 @@ class Repl(SlashCommands):
             s.totals = s.totals + turn.usage
             s.requests += turn.rounds + 1
             s.last_prompt_tokens = turn.usage.prompt_tokens + turn.usage.completion_tokens
-            price = price_for(s.cfg.prices, s.model)
-            if price is not None:
-                s.cost = (s.cost or 0.0) + price.cost(turn.usage)
+            amount = cost_of(s.cfg.prices, s.model, turn.usage)
+            if amount is not None:
+                s.cost = (s.cost or 0.0) + amount
         if failure == "interrupted":
             renderer.line("interrupted — what arrived is kept; /retry asks again")
         elif failure:

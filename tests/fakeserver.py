@@ -595,3 +595,8 @@ class FakeServer:
     def _track(self, sock: socket.socket, add: bool) -> None:
         with self._cond:
             (self._conns.add if add else self._conns.discard)(sock)
+
+
+def completions(server: FakeServer) -> list[RecordedRequest]:
+    """The chat-completions requests the server received, in order."""
+    return [r for r in server.requests if r.path.endswith("/chat/completions")]

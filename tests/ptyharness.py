@@ -80,3 +80,16 @@ class Tty:
     def close(self) -> None:
         if self.child.isalive():
             self.child.terminate(force=True)
+
+
+QWEN = "qwen:qwen-plus>"  # the session's prompt with the default provider
+ENTER = "\r"
+
+
+def say(tty: Tty, server, text: str, reply, prompt: str = QWEN) -> None:  # type: ignore[no-untyped-def]
+    """Type a message, let the scripted reply stream, wait for the next prompt."""
+    n = server.responses_done
+    server.queue(reply)
+    tty.send(text + ENTER)
+    server.wait_responses(n + 1)
+    tty.wait_prompt(prompt)

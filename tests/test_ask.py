@@ -11,10 +11,7 @@ import threading
 import fakeserver as fs
 import pytest
 from conftest import DASHSCOPE_KEY, ZHIPU_KEY
-
-
-def completions(server):
-    return [r for r in server.requests if r.path.endswith("/chat/completions")]
+from fakeserver import completions
 
 
 def one_line_error(proc, *needles):

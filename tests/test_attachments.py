@@ -10,6 +10,7 @@ from pathlib import Path
 
 import fakeserver as fs
 import pytest
+from fakeserver import completions
 
 from chatcli import attachments
 from chatcli.attachments import Attachment
@@ -31,10 +32,6 @@ PNG = png_bytes()
 PNG_URL = "data:image/png;base64," + base64.b64encode(PNG).decode()
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 32
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n"
-
-
-def completions(server):
-    return [r for r in server.requests if r.path.endswith("/chat/completions")]
 
 
 def one_line_error(proc, *needles):

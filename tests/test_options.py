@@ -10,7 +10,8 @@ import pexpect
 import pyte
 import pytest
 from fake_dashscope import NativeReply, NativeService
-from ptyharness import Tty
+from fakeserver import completions
+from ptyharness import ENTER, QWEN, Tty, say
 
 from chatcli.errors import UsageError
 from chatcli.options import GenerationOptions, with_json_hint
@@ -18,12 +19,6 @@ from chatcli.options import GenerationOptions, with_json_hint
 SOURCES = [{"title": "杭州天气预报", "link": "https://weather.example/hz", "media": "天气网", "content": "晴"},
            {"title": "Hangzhou", "link": "https://wiki.example/Hangzhou", "media": "wiki"}]
 WEB_SEARCH = {"type": "web_search", "web_search": {"enable": True, "search_result": True}}
-QWEN = "qwen:qwen-plus>"
-ENTER = "\r"
-
-
-def completions(server):
-    return [r for r in server.requests if r.path.endswith("/chat/completions")]
 
 
 def one_line_error(proc, *needles):
@@ -368,14 +363,6 @@ def tty(chat):
     yield spawn
     for t in started:
         t.close()
-
-
-def say(t: Tty, server, text: str, reply, prompt: str = QWEN) -> None:
-    n = server.responses_done
-    server.queue(reply)
-    t.send(text + ENTER)
-    server.wait_responses(n + 1)
-    t.wait_prompt(prompt)
 
 
 def command(t: Tty, text: str, answer: str, prompt: str = QWEN) -> None:

@@ -6,10 +6,10 @@ import threading
 
 import fakeserver as fs
 import pytest
-from ptyharness import Tty
+from fakeserver import completions
+from ptyharness import ENTER, QWEN, Tty, say
 
-QWEN = "qwen:qwen-plus>"
-ENTER, ALT_ENTER, UP, TAB, CTRL_C, CTRL_D = "\r", "\x1b\r", "\x1b[A", "\t", "\x03", "\x04"
+ALT_ENTER, UP, TAB, CTRL_C, CTRL_D = "\x1b\r", "\x1b[A", "\t", "\x03", "\x04"
 
 
 @pytest.fixture
@@ -24,19 +24,6 @@ def term(chat):
     yield spawn
     for tty in started:
         tty.close()
-
-
-def completions(server):
-    return [r for r in server.requests if r.path.endswith("/chat/completions")]
-
-
-def say(tty: Tty, server, text: str, reply, prompt: str = QWEN) -> None:
-    """Type a message, let the scripted reply stream, wait for the next prompt."""
-    n = server.responses_done
-    server.queue(reply)
-    tty.send(text + ENTER)
-    server.wait_responses(n + 1)
-    tty.wait_prompt(prompt)
 
 
 def test_two_turns_keep_history(term, server):

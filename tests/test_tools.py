@@ -9,6 +9,7 @@ import threading
 import fakeserver as fs
 import pexpect
 import pytest
+from fakeserver import completions
 
 PLACES = {
     "杭州": {"name": "杭州市", "latitude": 30.29, "longitude": 120.16, "country": "中国", "admin1": "浙江省",
@@ -42,10 +43,6 @@ def weather_routes(server, barrier: threading.Barrier | None = None, forecast=No
 @pytest.fixture
 def tchat(chat):
     return chat  # conftest points [tools.weather] at the loopback server
-
-
-def completions(server):
-    return [r for r in server.requests if r.path.endswith("/chat/completions")]
 
 
 def tool_messages(req):
