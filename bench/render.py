@@ -19,14 +19,13 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rich.console import Console  # noqa: E402
-from rich.live import Live  # noqa: E402
-from rich.markdown import Markdown  # noqa: E402
+from rich.console import Console
+from rich.live import Live
+from rich.markdown import Markdown
 
-from chatcli.mdstream import CODE_THEME, MarkdownRenderer, markdown  # noqa: E402
-from chatcli.messages import TextDelta  # noqa: E402
+from chatcli.ui.mdstream import CODE_THEME, MarkdownRenderer, markdown
+from chatcli.core.messages import TextDelta
 
 WIDTH, HEIGHT, CHUNK, RATE, EVERY = 100, 40, 4, 50.0, 5
 WORDS = ("the stream renderer prints each finished block once and redraws only the last one "

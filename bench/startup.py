@@ -15,11 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
 
-from fakeserver import FakeServer, dashscope_text  # noqa: E402
-from ptyharness import Tty  # noqa: E402
+from tests.fakeserver import FakeServer, dashscope_text
+from tests.ptyharness import Tty
 
 BARE = """
 import os, sys

@@ -16,10 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from chatcli.store import Store  # noqa: E402
+from chatcli.store.store import Store
 
 TARGET_MS = 50.0
 ENGLISH = """the model weather forecast python database query latency token stream answer question server

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from fakeserver import FakeServer
+from tests.fakeserver import FakeServer
 
 DASHSCOPE_KEY = "sk-test-dashscope-0123456789"
 ZHIPU_KEY = "zk-test-zhipu.0123456789"

@@ -6,7 +6,7 @@ import json
 from collections import deque
 from typing import Any, Sequence
 
-from fakeserver import FakeServer, RecordedRequest, Reply, error
+from tests.fakeserver import FakeServer, RecordedRequest, Reply, error
 
 PATH = "/api/v1/services/aigc/text-generation/generation"
 ERRORS = {
@@ -92,7 +92,7 @@ class NativeReply(Reply):
             steps = steps[:after] + [_event(after + 1, {"code": code, "message": message, "request_id": "r"},
                                             status, "error")]
         if self.cut_after is not None:
-            from fakeserver import _CUT
+            from tests.fakeserver import _CUT
             steps = steps[: self.cut_after] + [_CUT]
         conn.stream(steps)
 

@@ -8,10 +8,10 @@ import subprocess
 import sys
 import threading
 
-import fakeserver as fs
+from tests import fakeserver as fs
 import pytest
-from conftest import DASHSCOPE_KEY, ZHIPU_KEY
-from fakeserver import completions
+from tests.conftest import DASHSCOPE_KEY, ZHIPU_KEY
+from tests.fakeserver import completions
 
 
 def one_line_error(proc, *needles):

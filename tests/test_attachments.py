@@ -8,15 +8,15 @@ import struct
 import zlib
 from pathlib import Path
 
-import fakeserver as fs
+from tests import fakeserver as fs
 import pytest
-from fakeserver import completions
+from tests.fakeserver import completions
 
-from chatcli import attachments
-from chatcli.attachments import Attachment
+from chatcli.app import attachments
+from chatcli.app.attachments import Attachment
 from chatcli.errors import UsageError
-from chatcli.inputs import MAX_STDIN
-from chatcli.messages import ChatRequest, Message, api_messages
+from chatcli.app.inputs import MAX_STDIN
+from chatcli.core.messages import ChatRequest, Message, api_messages
 from chatcli.providers.capabilities import MB, Capabilities, UploadedDocument, dashscope
 
 
@@ -412,7 +412,7 @@ def test_ask_upload_rejected_key_is_an_auth_error(chat, server, tmp_path):
 
 
 def test_ask_native_dashscope_uploads_via_compatible_mode(chat, server, tmp_path):
-    from fake_dashscope import NativeReply, NativeService
+    from tests.fake_dashscope import NativeReply, NativeService
 
     with chat.config.open("a") as f:
         f.write(f'\n[providers.dashscope]\nbase_url = "{server.url}/api/v1"\n')
@@ -435,7 +435,7 @@ def test_ask_native_dashscope_uploads_via_compatible_mode(chat, server, tmp_path
 # --- the REPL --------------------------------------------------------------------------------
 
 def test_repl_image_then_message(chat, server, tmp_path):
-    from ptyharness import Tty
+    from tests.ptyharness import Tty
 
     (tmp_path / "tiny.png").write_bytes(PNG)
     tty = Tty(chat.env)

@@ -12,8 +12,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from chatcli import config as c
-from chatcli.config_cmd import config_app, print_providers, providers_command
+from chatcli.config import model as c
+from chatcli.cli.config_cmd import config_app, print_providers, providers_command
 from chatcli.errors import AuthError, ChatError, ConfigError, ExitCode
 
 KEY_VARS = ("DASHSCOPE_API_KEY", "OPENAI_API_KEY", "ZHIPUAI_API_KEY", "MY_KEY")
@@ -451,7 +451,7 @@ def test_import_stays_light() -> None:
     code = (
         "import sys; heavy = {'rich', 'tomli_w', 'tomllib', 'tomli', 'subprocess', 'platformdirs', 'typer'};"
         "import chatcli.config; print(sorted(heavy & set(sys.modules)));"
-        "import chatcli.config_cmd; print(sorted(heavy & set(sys.modules) - {'typer', 'subprocess'}))"
+        "import chatcli.cli.config_cmd; print(sorted(heavy & set(sys.modules) - {'typer', 'subprocess'}))"
     )
     root = Path(__file__).resolve().parents[1]
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True)

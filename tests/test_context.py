@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import fakeserver as fs
+from tests import fakeserver as fs
 
-from chatcli.context import budget, context_window, estimate_text, fit
-from chatcli.messages import Message, ToolCall
+from chatcli.core.context import budget, context_window, estimate_text, fit
+from chatcli.core.messages import Message, ToolCall
 
 
 def test_estimates_are_sensible_for_chinese_and_english():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import DASHSCOPE_KEY
-from fake_dashscope import NativeReply, NativeService, native_error
+from tests.conftest import DASHSCOPE_KEY
+from tests.fake_dashscope import NativeReply, NativeService, native_error
 
 
 @pytest.fixture
@@ -32,9 +32,9 @@ def test_streamed_text_incremental(chat, native):
 
 
 def test_tools_use_cumulative_output(chat, native, server):
-    server.route("/v1/search", lambda r: __import__("fakeserver").json_reply({"results": [
+    server.route("/v1/search", lambda r: __import__("tests.fakeserver", fromlist=["json_reply"]).json_reply({"results": [
         {"name": "杭州", "latitude": 30.3, "longitude": 120.2, "country": "中国", "admin1": "浙江"}]}))
-    server.route("/v1/forecast", lambda r: __import__("fakeserver").json_reply({"current": {
+    server.route("/v1/forecast", lambda r: __import__("tests.fakeserver", fromlist=["json_reply"]).json_reply({"current": {
         "time": "2026-11-21T14:00", "temperature_2m": 18.5, "relative_humidity_2m": 60,
         "apparent_temperature": 17.0, "weather_code": 0, "wind_speed_10m": 5.0}}))
     native.queue(NativeReply(calls=[("call_9", "get_current_weather", '{"location": "杭州"}')], finish="tool_calls"),

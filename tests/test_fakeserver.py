@@ -11,7 +11,7 @@ import httpx
 import openai
 import pytest
 import zhipuai
-from fakeserver import (
+from tests.fakeserver import (
     FakeServer,
     close_immediately,
     cut,

@@ -14,9 +14,9 @@ import pyte
 import pytest
 from rich.console import Console
 
-from chatcli.mdstream import BlockSplitter, MarkdownRenderer, markdown
-from chatcli.messages import Finish, Notice, ReasoningDelta, TextDelta, ToolCall, ToolCallEvent, ToolResult
-from chatcli.render import PlainRenderer, TerminalRenderer, make_renderer
+from chatcli.ui.mdstream import BlockSplitter, MarkdownRenderer, markdown
+from chatcli.core.messages import Finish, Notice, ReasoningDelta, TextDelta, ToolCall, ToolCallEvent, ToolResult
+from chatcli.ui.render import PlainRenderer, TerminalRenderer, make_renderer
 
 WIDTH = 100
 
@@ -332,7 +332,7 @@ def test_plain_renderer_lines_only_to_a_terminal_stderr(monkeypatch):
 
 
 def test_rich_markdown_is_imported_with_the_first_text():
-    code = ("import io, sys\nfrom chatcli.render import make_renderer\nfrom chatcli.messages import TextDelta\n"
+    code = ("import io, sys\nfrom chatcli.ui.render import make_renderer\nfrom chatcli.core.messages import TextDelta\n"
             "r = make_renderer(io.StringIO(), io.StringIO(), mode='markdown')\nr.line('x')\n"
             "print('rich.markdown' in sys.modules, 'markdown_it' in sys.modules)\n"
             "r.handle(TextDelta('# hi'))\nr.close()\nprint('rich.markdown' in sys.modules)\n")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import threading
 
-import fakeserver as fs
+from tests import fakeserver as fs
 import pytest
-from fakeserver import completions
-from ptyharness import ENTER, QWEN, Tty, say
+from tests.fakeserver import completions
+from tests.ptyharness import ENTER, QWEN, Tty, say
 
 ALT_ENTER, UP, TAB, CTRL_C, CTRL_D = "\x1b\r", "\x1b[A", "\t", "\x03", "\x04"
 

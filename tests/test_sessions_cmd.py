@@ -13,9 +13,9 @@ import typer
 from typer.testing import CliRunner
 
 from chatcli.errors import ChatError
-from chatcli.messages import Message, Usage
-from chatcli.sessions_cmd import print_conversations, print_hits, sessions_app
-from chatcli.store import Store
+from chatcli.core.messages import Message, Usage
+from chatcli.cli.sessions_cmd import print_conversations, print_hits, sessions_app
+from chatcli.store.store import Store
 
 
 @pytest.fixture(autouse=True)
@@ -198,9 +198,9 @@ def test_rich_tables_on_a_terminal(tmp_path: Path, ids: list[str]) -> None:
 
 
 def test_import_stays_light() -> None:
-    code = ("import sys; import chatcli.store; print(sorted(m for m in sys.modules if m.startswith('chatcli')));"
-            "import chatcli.sessions_cmd; print(sorted({'rich', 'platformdirs'} & set(sys.modules)))")
+    code = ("import sys; import chatcli.store.store; print(sorted(m for m in sys.modules if m.startswith('chatcli')));"
+            "import chatcli.cli.sessions_cmd; print(sorted({'rich', 'platformdirs'} & set(sys.modules)))")
     root = Path(__file__).resolve().parents[1]
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True)
-    loaded = "['chatcli', 'chatcli.errors', 'chatcli.messages', 'chatcli.store', 'chatcli.store_schema']"
+    loaded = "['chatcli', 'chatcli.errors', 'chatcli.core.messages', 'chatcli.store.store', 'chatcli.store.schema']"
     assert out.stdout.splitlines() == [loaded, "[]"]

@@ -1,4 +1,4 @@
-"""Tests for chatcli.store: saving, reading back, search, export, bad files and concurrent writers."""
+"""Tests for chatcli.store.store: saving, reading back, search, export, bad files and concurrent writers."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from chatcli.errors import ChatError, ExitCode, UsageError
-from chatcli.messages import Message, ToolCall, Usage
-from chatcli.store import ID_ALPHABET, Store, StoreError, make_title
-from chatcli.store_schema import MIGRATIONS
+from chatcli.core.messages import Message, ToolCall, Usage
+from chatcli.store.store import ID_ALPHABET, Store, StoreError, make_title
+from chatcli.store.schema import MIGRATIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -186,7 +186,7 @@ def test_short_words(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     assert [h.conversation_id for h in store.search("京天 北京天气")] == [end]
     assert [h.role for h in store.search("ok")] == ["assistant"]
     assert store.search("好你") == [] and store.search("zz") == []
-    monkeypatch.setattr("chatcli.store.MAX_GRAMS", 0)  # too many trigrams: scan with LIKE instead
+    monkeypatch.setattr("chatcli.store.store.MAX_GRAMS", 0)  # too many trigrams: scan with LIKE instead
     assert [h.conversation_id for h in store.search("天气")] == [end]
     assert [h.conversation_id for h in store.search("AI")] == [ai]
 
@@ -374,8 +374,8 @@ def test_failed_saves_warn_once_and_go_on(store: Store, warnings: list[str]) -> 
 WRITER = """
 import sys
 from pathlib import Path
-from chatcli.messages import Message, Usage
-from chatcli.store import Store
+from chatcli.core.messages import Message, Usage
+from chatcli.store.store import Store
 warnings = []
 store = Store.open(Path(sys.argv[1]), warnings.append)
 name, count = sys.argv[2], int(sys.argv[3])
@@ -418,7 +418,7 @@ def test_concurrent_writers(db_path: Path) -> None:
 def test_without_an_fts_index_search_scans(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """SQLite without FTS5 or the trigram tokenizer (< 3.34): the schema has no index, search uses LIKE."""
     no_tokenizer = ["CREATE VIRTUAL TABLE messages_fts USING fts5(x, tokenize='nope')"]
-    monkeypatch.setattr("chatcli.store_schema._FTS_V1", no_tokenizer)
+    monkeypatch.setattr("chatcli.store.schema._FTS_V1", no_tokenizer)
     with Store.open(db_path, pytest.fail) as store:
         cid = chat(store, "北京今天天气怎么样？", "Cold and SUNNY")
         assert [h.role for h in store.search("天气")] == ["user"]
@@ -432,7 +432,7 @@ def test_without_an_fts_index_search_scans(db_path: Path, monkeypatch: pytest.Mo
 
 
 def test_move_aside_never_overwrites(tmp_path: Path) -> None:
-    from chatcli.store_schema import move_aside
+    from chatcli.store.schema import move_aside
 
     names = []
     for content in ("one", "two", "three"):

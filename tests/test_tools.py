@@ -6,10 +6,10 @@ import json
 import sys
 import threading
 
-import fakeserver as fs
+from tests import fakeserver as fs
 import pexpect
 import pytest
-from fakeserver import completions
+from tests.fakeserver import completions
 
 PLACES = {
     "杭州": {"name": "杭州市", "latitude": 30.29, "longitude": 120.16, "country": "中国", "admin1": "浙江省",

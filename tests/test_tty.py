@@ -7,7 +7,7 @@ import re
 import sys
 import threading
 
-import fakeserver as fs
+from tests import fakeserver as fs
 import pexpect
 import pyte
 

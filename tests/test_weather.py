@@ -6,7 +6,7 @@ import socket
 import time
 
 import pytest
-from fakeserver import FakeServer, close_immediately, hang, json_reply, raw
+from tests.fakeserver import FakeServer, close_immediately, hang, json_reply, raw
 
 from chatcli import __version__
 from chatcli.tools.weather import WeatherSettings, current_weather, describe_weather_code

@@ -18,7 +18,7 @@ from chatcli.errors import (
     ProviderError,
     UsageError,
 )
-from chatcli.messages import (
+from chatcli.core.messages import (
     ChatRequest,
     Event,
     Finish,
@@ -36,7 +36,7 @@ from chatcli.providers.errmap import classify
 
 if TYPE_CHECKING:
     from chatcli.config import ProviderConfig
-    from chatcli.options import GenerationOptions
+    from chatcli.core.options import GenerationOptions
 
 MAX_ATTEMPTS = 3
 BACKOFF_BASE = 0.5
@@ -64,7 +64,7 @@ class Provider(ABC):
         return Capabilities()
 
     def upload_document(self, path: Path, model: str) -> UploadedDocument:
-        """Upload a document for `model` to read, retrying like a model call (see chatcli.attachments)."""
+        """Upload a document for `model` to read, retrying like a model call (see chatcli.app.attachments)."""
         return self.retrying(lambda: self._upload(path, model))
 
     def retrying(self, attempt_once: Callable[[], T]) -> T:
@@ -184,7 +184,7 @@ class SDKProvider(Provider):
 
     def apply_options(self, opts: GenerationOptions, kwargs: dict[str, Any], extra: dict[str, Any]) -> None:
         """Put generation options into create()'s kwargs and extra_body (subclasses add their own)."""
-        from chatcli.options import with_json_hint
+        from chatcli.core.options import with_json_hint
 
         kwargs.update(opts.sampling())
         if opts.json_object:

@@ -13,7 +13,7 @@ import httpx
 
 from chatcli import __version__
 from chatcli.errors import ProviderError
-from chatcli.messages import (
+from chatcli.core.messages import (
     ChatRequest,
     Event,
     Finish,
@@ -25,7 +25,7 @@ from chatcli.messages import (
     UsageEvent,
     api_messages,
 )
-from chatcli.options import (
+from chatcli.core.options import (
     GenerationOptions,
     check_dashscope,
     dashscope_switches,

@@ -11,8 +11,8 @@ import httpx2
 import openai
 
 from chatcli.errors import ProviderError, UsageError
-from chatcli.messages import ChatRequest
-from chatcli.options import (
+from chatcli.core.messages import ChatRequest
+from chatcli.core.options import (
     GenerationOptions,
     check_dashscope,
     dashscope_switches,

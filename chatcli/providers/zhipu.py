@@ -14,8 +14,8 @@ import zhipuai
 from zhipuai.core import _errors as zerr
 
 from chatcli.errors import ProviderError, UsageError
-from chatcli.messages import ChatRequest
-from chatcli.options import GenerationOptions
+from chatcli.core.messages import ChatRequest
+from chatcli.core.options import GenerationOptions
 from chatcli.providers import capabilities
 from chatcli.providers.base import SDKProvider
 from chatcli.providers.capabilities import Capabilities, UploadedDocument

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Literal, Union
 
-from chatcli.messages import ToolCall, ToolResult
+from chatcli.core.messages import ToolCall, ToolResult
 
 _JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean"}
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Optional, TextIO
 
 import typer
 
-from chatcli import config as cfgmod
+from chatcli.config import model as cfgmod
 
 config_app = typer.Typer(
     name="config",

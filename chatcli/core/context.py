@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from chatcli.messages import Message
+from chatcli.core.messages import Message
 
 DEFAULT_WINDOW = 32_768
 # Input context windows of well-known models, in tokens; prefixes match versioned names.

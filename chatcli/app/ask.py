@@ -7,15 +7,15 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from chatcli.context import budget
-from chatcli.conversation import Conversation, Turn, finish_notice
+from chatcli.core.context import budget
+from chatcli.core.conversation import Conversation, Turn, finish_notice
 from chatcli.errors import ChatError, ExitCode, Interrupted
-from chatcli.inputs import MAX_STDIN, compose_message, read_stdin, stdin_has_data
-from chatcli.messages import Notice, ToolCall
-from chatcli.options import GenerationOptions
-from chatcli.pricing import cost_of, money, usage_line
-from chatcli.render import Renderer, make_renderer, notice
-from chatcli.saving import Recorder, load, open_store
+from chatcli.app.inputs import MAX_STDIN, compose_message, read_stdin, stdin_has_data
+from chatcli.core.messages import Notice, ToolCall
+from chatcli.core.options import GenerationOptions
+from chatcli.config.prices import cost_of, money, usage_line
+from chatcli.ui.render import Renderer, make_renderer, notice
+from chatcli.store.recorder import Recorder, load, open_store
 from chatcli.tools.builtins import tools_for
 
 
@@ -41,7 +41,7 @@ class AskOptions:
 
 def run_ask(opts: AskOptions, stdin: Any = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Run one question; return the exit code. Raises ChatError for failures before the call."""
-    from chatcli import attachments
+    from chatcli.app import attachments
     from chatcli.config import load_config
     from chatcli.providers import create_provider
 

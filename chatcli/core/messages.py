@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Union
 
 if TYPE_CHECKING:
-    from chatcli.options import GenerationOptions
+    from chatcli.core.options import GenerationOptions
 
 
 @dataclass

@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING
 from prompt_toolkit.completion import Completer, Completion, PathCompleter
 from prompt_toolkit.document import Document
 
-from chatcli import attachments
+from chatcli.app import attachments
 from chatcli.errors import ChatError, ConfigError
-from chatcli.pricing import money
-from chatcli.saving import load
+from chatcli.config.prices import money
+from chatcli.store.recorder import load
 
 if TYPE_CHECKING:
-    from chatcli.repl import ReplState
+    from chatcli.repl.loop import ReplState
 
 HELP = """\
 /help                 this list

@@ -23,7 +23,7 @@ from rich.markdown import Markdown
 from rich.segment import Segment
 from rich.text import Text
 
-from chatcli.messages import (
+from chatcli.core.messages import (
     Event,
     Finish,
     Notice,
@@ -32,8 +32,8 @@ from chatcli.messages import (
     ToolCallEvent,
     ToolResult,
 )
-from chatcli.render import tool_line
-from chatcli.sanitize import Sanitizer, strip_controls
+from chatcli.ui.render import tool_line
+from chatcli.ui.sanitize import Sanitizer, strip_controls
 
 CODE_THEME = "monokai"
 REFRESH_SECONDS = 0.1

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from chatcli.errors import AuthError, ConfigError
-from chatcli.options import LIMITS as _OPTION_LIMITS
-from chatcli.options import problem as _option_problem
-from chatcli.pricing import check_prices
+from chatcli.core.options import LIMITS as _OPTION_LIMITS
+from chatcli.core.options import problem as _option_problem
+from chatcli.config.prices import check_prices
 from chatcli.tools.weather import WeatherSettings
 
 PROVIDER_KINDS = ("openai", "zhipu", "dashscope")
@@ -129,7 +129,7 @@ _PROVIDER_KEYS: dict[str, _Check] = {
     "models": _str_list,
     "extra_body": _table,
     "timeout": _positive,
-    # generation defaults (chatcli.options); command-line flags win
+    # generation defaults (chatcli.core.options); command-line flags win
     **{name: (lambda v, n=name: _option_problem(n, v)) for name in _OPTION_LIMITS},
 }
 _TOOLS_KEYS: dict[str, _Check] = {"enabled": _bool, "max_rounds": _pos_int, "timeout": _positive, "weather": _table}
@@ -157,7 +157,7 @@ class ProviderConfig:
     models: list[str] = field(default_factory=list)
     extra_body: dict = field(default_factory=dict)
     timeout: float = DEFAULT_TIMEOUT
-    temperature: float | None = None  # generation defaults for this provider (chatcli.options)
+    temperature: float | None = None  # generation defaults for this provider (chatcli.core.options)
     top_p: float | None = None
     max_tokens: int | None = None
     seed: int | None = None

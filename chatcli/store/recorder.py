@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from chatcli.config import Config
-from chatcli.conversation import Conversation
-from chatcli.messages import Message, Usage
-from chatcli.store import ConversationInfo, Store
+from chatcli.core.conversation import Conversation
+from chatcli.core.messages import Message, Usage
+from chatcli.store.store import ConversationInfo, Store
 
 
 def open_store(cfg: Config, save: bool, warn: Callable[[str], None]) -> Store:

@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
-from chatcli.config_cmd import ConfigOption, config_arg
+from chatcli.cli.config_cmd import ConfigOption, config_arg
 from chatcli.errors import UsageError
-from chatcli.sanitize import strip_controls
+from chatcli.ui.sanitize import strip_controls
 
 if TYPE_CHECKING:
-    from chatcli.store import ConversationInfo, SearchHit, Store
+    from chatcli.store.store import ConversationInfo, SearchHit, Store
 
 sessions_app = typer.Typer(
     name="sessions",
@@ -31,7 +31,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 def open_store(ctx: typer.Context, config: str | None) -> Store:
     """The store named by the config; StoreError if it cannot be opened at all."""
     from chatcli.config import load_config
-    from chatcli.store import Store, StoreError
+    from chatcli.store.store import Store, StoreError
 
     path = load_config(config_arg(ctx, config)).store.db_path()
     warnings: list[str] = []
@@ -135,7 +135,7 @@ def delete_command(
 
 def print_conversations(rows: list[ConversationInfo], out: TextIO, tty: bool) -> None:
     """The conversation list: a Rich table on a terminal, tab-separated lines otherwise."""
-    from chatcli.store_export import stamp
+    from chatcli.store.export import stamp
 
     cells = [(r.id, stamp(r.updated), str(r.message_count), one_line(r.model), one_line(r.title)) for r in rows]
     if not tty:
@@ -157,7 +157,7 @@ def print_conversations(rows: list[ConversationInfo], out: TextIO, tty: bool) ->
 
 def print_hits(hits: list[SearchHit], out: TextIO, tty: bool) -> None:
     """Search results: a Rich table on a terminal, tab-separated lines otherwise."""
-    from chatcli.store_export import stamp
+    from chatcli.store.export import stamp
 
     cells = [(h.conversation_id, stamp(h.created), h.role, one_line(h.title), one_line(h.snippet)) for h in hits]
     if not tty:

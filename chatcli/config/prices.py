@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from chatcli.messages import Usage
+from chatcli.core.messages import Usage
 
 SYMBOLS = {"CNY": "¥", "RMB": "¥", "USD": "$", "EUR": "€"}
 PRICE_KEYS = ("input", "output", "cached")

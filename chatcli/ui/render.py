@@ -6,7 +6,7 @@ import json
 import os
 from typing import Any, Protocol, TextIO
 
-from chatcli.messages import (
+from chatcli.core.messages import (
     Event,
     Notice,
     ReasoningDelta,
@@ -14,7 +14,7 @@ from chatcli.messages import (
     TextDelta,
     ToolResult,
 )
-from chatcli.sanitize import Sanitizer, strip_controls
+from chatcli.ui.sanitize import Sanitizer, strip_controls
 
 DIM, RESET = "\x1b[2m", "\x1b[0m"
 
@@ -117,7 +117,7 @@ class PlainRenderer:
 
 
 class TerminalRenderer:
-    """Markdown rendered as it streams (chatcli.mdstream, loaded with the first output).
+    """Markdown rendered as it streams (chatcli.ui.mdstream, loaded with the first output).
 
     On a terminal: styled, with a live region for the unfinished block, reasoning and dim lines.
     Otherwise (--markdown to a pipe or TERM=dumb): the same layout without escape codes, and
@@ -137,7 +137,7 @@ class TerminalRenderer:
         if self._md is None:
             from rich.console import Console
 
-            from chatcli.mdstream import MarkdownRenderer
+            from chatcli.ui.mdstream import MarkdownRenderer
 
             console = Console(file=self.out, force_terminal=self.live, force_interactive=self.live,
                               color_system="auto" if self.live else None, no_color=not self.color,

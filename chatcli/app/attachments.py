@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chatcli.errors import UsageError
-from chatcli.inputs import MAX_STDIN, decode_text, human_size
-from chatcli.messages import FILEID_PART
+from chatcli.app.inputs import MAX_STDIN, decode_text, human_size
+from chatcli.core.messages import FILEID_PART
 
 if TYPE_CHECKING:
     from chatcli.providers.base import Provider

@@ -8,9 +8,9 @@ from typing import Any, Optional
 import typer
 
 from chatcli import __version__
-from chatcli.config_cmd import config_app, config_arg, providers_command
+from chatcli.cli.config_cmd import config_app, config_arg, providers_command
 from chatcli.errors import ChatError, ExitCode, UsageError
-from chatcli.sessions_cmd import sessions_app
+from chatcli.cli.sessions_cmd import sessions_app
 
 app = typer.Typer(
     name="chat",
@@ -79,13 +79,13 @@ def start_session(opts: dict) -> int:
     resume = opts.get("resume") or ("" if opts.get("cont") else None)
     generation = _session_generation(opts)
     if not sys.stdin.isatty():  # `echo question | chat`: answer once, as `chat ask` would
-        from chatcli.ask import AskOptions, run_ask
+        from chatcli.app.ask import AskOptions, run_ask
 
         return int(run_ask(AskOptions(prompt="", provider=opts.get("provider"), model=opts.get("model"),
                                       system=opts.get("system"), config=opts.get("config"),
                                       generation=generation)))
     from chatcli.config import load_config
-    from chatcli.repl import run_repl
+    from chatcli.repl.loop import run_repl
 
     return run_repl(load_config(opts.get("config")), opts.get("provider"), opts.get("model"), opts.get("system"),
                     resume=resume, save=not opts.get("no_save"), generation=generation)
@@ -93,7 +93,7 @@ def start_session(opts: dict) -> int:
 
 def _session_generation(opts: dict) -> Any:
     """The generation options of a bare `chat` (strings from the fast path, numbers from Typer)."""
-    from chatcli.options import GenerationOptions, flag
+    from chatcli.core.options import GenerationOptions, flag
 
     values: dict[str, Any] = {}
     for name, kind in _SESSION_NUMBERS.items():
@@ -185,8 +185,8 @@ def ask(
     config: Optional[str] = ConfigOpt,
 ) -> None:
     """Ask one question and print the answer; piped stdin is added as context."""
-    from chatcli.ask import AskOptions, run_ask
-    from chatcli.options import GenerationOptions
+    from chatcli.app.ask import AskOptions, run_ask
+    from chatcli.core.options import GenerationOptions
 
     if raw and markdown:
         from chatcli.errors import UsageError
@@ -228,7 +228,7 @@ def providers_cmd(ctx: typer.Context, config: Optional[str] = ConfigOpt) -> None
 @app.command("tools")
 def tools_cmd(ctx: typer.Context, config: Optional[str] = ConfigOpt) -> None:
     """List the local tools the model may call, with their parameters."""
-    from chatcli.tools.listing import print_tools
+    from chatcli.cli.tools_cmd import print_tools
 
     print_tools(config_arg(ctx, config))
 
@@ -247,7 +247,7 @@ def _click_errors() -> tuple[type[BaseException], type[BaseException]]:
 
 def error_line(message: str) -> None:
     """The one line a failure prints on stderr."""
-    from chatcli.sanitize import strip_controls
+    from chatcli.ui.sanitize import strip_controls
 
     sys.stderr.write(f"chat: {strip_controls(message)}\n")
     sys.stderr.flush()

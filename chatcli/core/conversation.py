@@ -8,9 +8,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from chatcli.context import fit
+from chatcli.core.context import fit
 from chatcli.errors import ChatError
-from chatcli.messages import (
+from chatcli.core.messages import (
     ChatRequest,
     Event,
     Finish,
@@ -28,7 +28,7 @@ from chatcli.messages import (
 )
 
 if TYPE_CHECKING:
-    from chatcli.options import GenerationOptions
+    from chatcli.core.options import GenerationOptions
     from chatcli.providers.base import Provider
     from chatcli.tools.registry import ToolRegistry
 

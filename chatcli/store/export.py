@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from chatcli.errors import UsageError
 
 if TYPE_CHECKING:
-    from chatcli.store import ConversationInfo, StoredMessage
+    from chatcli.store.store import ConversationInfo, StoredMessage
 
 FORMATS = ("md", "json")
 BRIEF = 300  # characters of a tool result shown in markdown

@@ -14,21 +14,21 @@ from prompt_toolkit.formatted_text import FormattedText
 from prompt_toolkit.history import FileHistory, InMemoryHistory
 from prompt_toolkit.key_binding import KeyBindings
 
-from chatcli import attachments
-from chatcli.attachments import Attachment
+from chatcli.app import attachments
+from chatcli.app.attachments import Attachment
 from chatcli.config import Config
-from chatcli.context import budget, estimate_messages
-from chatcli.conversation import Conversation, finish_notice
+from chatcli.core.context import budget, estimate_messages
+from chatcli.core.conversation import Conversation, finish_notice
 from chatcli.errors import ChatError
-from chatcli.messages import Usage
-from chatcli.options import GenerationOptions
-from chatcli.pricing import cost_of
+from chatcli.core.messages import Usage
+from chatcli.core.options import GenerationOptions
+from chatcli.config.prices import cost_of
 from chatcli.providers import ADAPTERS, create_provider
 from chatcli.providers.base import Provider
-from chatcli.render import make_renderer, notice
-from chatcli.repl_commands import SlashCommands, SlashCompleter
-from chatcli.sanitize import strip_controls
-from chatcli.saving import Recorder, open_store
+from chatcli.ui.render import make_renderer, notice
+from chatcli.repl.commands import SlashCommands, SlashCompleter
+from chatcli.ui.sanitize import strip_controls
+from chatcli.store.recorder import Recorder, open_store
 from chatcli.tools.builtins import tools_for
 
 
@@ -137,7 +137,7 @@ class Repl(SlashCommands):
     def _warm_up(self) -> None:
         """Import the SDK and renderer in the background while the first message is typed."""
         module = ADAPTERS.get(self.state.cfg.providers[self.state.provider_name].kind, (None,))[0]
-        names = [m for m in (module, "chatcli.mdstream", "rich.markdown") if m]
+        names = [m for m in (module, "chatcli.ui.mdstream", "rich.markdown") if m]
 
         def load() -> None:
             for name in names:
@@ -244,7 +244,7 @@ def strip_controls_keep_lines(text: str) -> str:
 
 
 def _color(stream: TextIO) -> bool:
-    from chatcli.render import use_color
+    from chatcli.ui.render import use_color
 
     return use_color(stream)
 

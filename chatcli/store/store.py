@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from chatcli.errors import ChatError, UsageError
-from chatcli.messages import Message, ToolCall, Usage
-from chatcli.store_schema import Unusable, connect, is_busy, move_aside, reason
+from chatcli.core.messages import Message, ToolCall, Usage
+from chatcli.store.schema import Unusable, connect, is_busy, move_aside, reason
 
 ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32: no i, l, o, u
 ID_LENGTH = 8
@@ -314,7 +314,7 @@ class Store:
 
     def export(self, conversation_id: str, fmt: str) -> str:
         """The conversation as "md" (readable markdown) or "json" (every stored field)."""
-        from chatcli.store_export import export
+        from chatcli.store.export import export
 
         return export(self.info(conversation_id), self.records(conversation_id), fmt)
 

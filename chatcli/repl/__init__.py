@@ -1,0 +1,1 @@
+"""The interactive session: the prompt loop and key bindings, the slash command registry, completion."""

@@ -1,0 +1,1 @@
+"""Saved conversations: SQLite connection and migrations, the store, the recorder, export."""

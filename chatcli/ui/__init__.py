@@ -1,0 +1,1 @@
+"""Terminal output: the Terminal object, renderers (raw, streamed markdown), sanitising, dim lines."""
