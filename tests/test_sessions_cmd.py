@@ -202,5 +202,6 @@ def test_import_stays_light() -> None:
             "import chatcli.cli.sessions_cmd; print(sorted({'rich', 'platformdirs'} & set(sys.modules)))")
     root = Path(__file__).resolve().parents[1]
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True)
-    loaded = "['chatcli', 'chatcli.errors', 'chatcli.core.messages', 'chatcli.store.store', 'chatcli.store.schema']"
+    loaded = str(['chatcli', 'chatcli.core', 'chatcli.core.messages', 'chatcli.errors', 'chatcli.store',
+                  'chatcli.store.schema', 'chatcli.store.store'])
     assert out.stdout.splitlines() == [loaded, "[]"]
