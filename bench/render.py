@@ -15,17 +15,14 @@ import argparse
 import io
 import math
 import random
-import sys
 import time
-from pathlib import Path
-
 
 from rich.console import Console
 from rich.live import Live
 from rich.markdown import Markdown
 
-from chatcli.ui.mdstream import CODE_THEME, MarkdownRenderer, markdown
 from chatcli.core.messages import TextDelta
+from chatcli.ui.mdstream import CODE_THEME, MarkdownRenderer, markdown
 
 WIDTH, HEIGHT, CHUNK, RATE, EVERY = 100, 40, 4, 50.0, 5
 WORDS = ("the stream renderer prints each finished block once and redraws only the last one "

@@ -15,7 +15,6 @@ import tempfile
 import time
 from pathlib import Path
 
-
 from tests.fakeserver import FakeServer, dashscope_text
 from tests.ptyharness import Tty
 

@@ -11,11 +11,9 @@ import argparse
 import random
 import sqlite3
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
-
 
 from chatcli.store.store import Store
 

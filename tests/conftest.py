@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from tests.fakeserver import FakeServer
 
 DASHSCOPE_KEY = "sk-test-dashscope-0123456789"

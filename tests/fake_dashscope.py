@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from tests.fakeserver import FakeServer, RecordedRequest, Reply, error
 

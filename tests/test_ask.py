@@ -8,8 +8,9 @@ import subprocess
 import sys
 import threading
 
-from tests import fakeserver as fs
 import pytest
+
+from tests import fakeserver as fs
 from tests.conftest import DASHSCOPE_KEY, ZHIPU_KEY
 from tests.fakeserver import completions
 

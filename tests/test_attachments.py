@@ -8,16 +8,17 @@ import struct
 import zlib
 from pathlib import Path
 
-from tests import fakeserver as fs
 import pytest
-from tests.fakeserver import completions
 
 from chatcli.app import attachments
 from chatcli.app.attachments import Attachment
-from chatcli.errors import UsageError
 from chatcli.app.inputs import MAX_STDIN
-from chatcli.core.messages import ChatRequest, Message, api_messages
+from chatcli.core.messages import ChatRequest, Message
+from chatcli.errors import UsageError
 from chatcli.providers.capabilities import MB, Capabilities, UploadedDocument, dashscope
+from chatcli.providers.wire import api_messages
+from tests import fakeserver as fs
+from tests.fakeserver import completions
 
 
 def png_bytes() -> bytes:

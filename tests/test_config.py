@@ -12,8 +12,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from chatcli.config import model as c
 from chatcli.cli.config_cmd import config_app, print_providers, providers_command
+from chatcli.config import model as c
 from chatcli.errors import AuthError, ChatError, ConfigError, ExitCode
 
 KEY_VARS = ("DASHSCOPE_API_KEY", "OPENAI_API_KEY", "ZHIPUAI_API_KEY", "MY_KEY")

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from tests import fakeserver as fs
-
 from chatcli.core.context import budget, context_window, estimate_text, fit
 from chatcli.core.messages import Message, ToolCall
+from tests import fakeserver as fs
 
 
 def test_estimates_are_sensible_for_chinese_and_english():

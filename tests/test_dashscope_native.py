@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from tests.conftest import DASHSCOPE_KEY
 from tests.fake_dashscope import NativeReply, NativeService, native_error
 

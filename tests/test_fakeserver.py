@@ -5,12 +5,15 @@ import json
 import threading
 import time
 import urllib.request
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import openai
 import pytest
 import zhipuai
+from zhipuai.core import _errors as zerr
+
 from tests.fakeserver import (
     FakeServer,
     close_immediately,
@@ -28,7 +31,6 @@ from tests.fakeserver import (
     zhipu_text,
     zhipu_tool_calls,
 )
-from zhipuai.core import _errors as zerr
 
 MSGS = [{"role": "user", "content": "hi"}]
 

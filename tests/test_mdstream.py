@@ -14,8 +14,8 @@ import pyte
 import pytest
 from rich.console import Console
 
-from chatcli.ui.mdstream import BlockSplitter, MarkdownRenderer, markdown
 from chatcli.core.messages import Finish, Notice, ReasoningDelta, TextDelta, ToolCall, ToolCallEvent, ToolResult
+from chatcli.ui.mdstream import BlockSplitter, MarkdownRenderer, markdown
 from chatcli.ui.render import PlainRenderer, TerminalRenderer, make_renderer
 
 WIDTH = 100

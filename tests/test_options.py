@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 import sys
 
-from tests import fakeserver as fs
 import pexpect
 import pyte
 import pytest
+
+from chatcli.core.options import GenerationOptions
+from chatcli.errors import UsageError
+from chatcli.providers.wire import with_json_hint
+from tests import fakeserver as fs
 from tests.fake_dashscope import NativeReply, NativeService
 from tests.fakeserver import completions
 from tests.ptyharness import ENTER, QWEN, Tty, say
-
-from chatcli.errors import UsageError
-from chatcli.core.options import GenerationOptions, with_json_hint
 
 SOURCES = [{"title": "杭州天气预报", "link": "https://weather.example/hz", "media": "天气网", "content": "晴"},
            {"title": "Hangzhou", "link": "https://wiki.example/Hangzhou", "media": "wiki"}]

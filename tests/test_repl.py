@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import threading
 
-from tests import fakeserver as fs
 import pytest
+
+from tests import fakeserver as fs
 from tests.fakeserver import completions
 from tests.ptyharness import ENTER, QWEN, Tty, say
 

@@ -12,9 +12,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from chatcli.errors import ChatError
-from chatcli.core.messages import Message, Usage
 from chatcli.cli.sessions_cmd import print_conversations, print_hits, sessions_app
+from chatcli.core.messages import Message, Usage
+from chatcli.errors import ChatError
 from chatcli.store.store import Store
 
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from chatcli.errors import ChatError, ExitCode, UsageError
 from chatcli.core.messages import Message, ToolCall, Usage
-from chatcli.store.store import ID_ALPHABET, Store, StoreError, make_title
+from chatcli.errors import ChatError, ExitCode, UsageError
 from chatcli.store.schema import MIGRATIONS
+from chatcli.store.store import ID_ALPHABET, Store, StoreError, make_title
 
 ROOT = Path(__file__).resolve().parents[1]
 

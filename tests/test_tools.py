@@ -6,9 +6,10 @@ import json
 import sys
 import threading
 
-from tests import fakeserver as fs
 import pexpect
 import pytest
+
+from tests import fakeserver as fs
 from tests.fakeserver import completions
 
 PLACES = {

@@ -7,9 +7,10 @@ import re
 import sys
 import threading
 
-from tests import fakeserver as fs
 import pexpect
 import pyte
+
+from tests import fakeserver as fs
 
 # SGR sequences that set a colour (foreground or background, 8/16/256/true colour).
 COLOR_SGR = re.compile(r"\x1b\[(?:[0-9;]*;)?(?:3[0-9]|4[0-9]|9[0-7]|10[0-7])(?:;[0-9;]*)?m")

@@ -6,10 +6,10 @@ import socket
 import time
 
 import pytest
-from tests.fakeserver import FakeServer, close_immediately, hang, json_reply, raw
 
 from chatcli import __version__
 from chatcli.tools.weather import WeatherSettings, current_weather, describe_weather_code
+from tests.fakeserver import FakeServer, close_immediately, hang, json_reply, raw
 
 HANGZHOU = {"id": 1808926, "name": "杭州", "latitude": 30.29365, "longitude": 120.16142,
             "country": "中国", "admin1": "浙江", "timezone": "Asia/Shanghai"}

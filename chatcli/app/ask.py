@@ -7,16 +7,16 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from chatcli.app.inputs import MAX_STDIN, compose_message, read_stdin, stdin_has_data
+from chatcli.config.prices import cost_of, money, usage_line
 from chatcli.core.context import budget
 from chatcli.core.conversation import Conversation, Turn, finish_notice
-from chatcli.errors import ChatError, ExitCode, Interrupted
-from chatcli.app.inputs import MAX_STDIN, compose_message, read_stdin, stdin_has_data
 from chatcli.core.messages import Notice, ToolCall
 from chatcli.core.options import GenerationOptions
-from chatcli.config.prices import cost_of, money, usage_line
-from chatcli.ui.render import Renderer, make_renderer, notice
+from chatcli.errors import ChatError, ExitCode, Interrupted
 from chatcli.store.recorder import Recorder, load, open_store
 from chatcli.tools.builtins import tools_for
+from chatcli.ui.render import Renderer, make_renderer, notice
 
 
 @dataclass

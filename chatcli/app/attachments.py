@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chatcli.errors import UsageError
 from chatcli.app.inputs import MAX_STDIN, decode_text, human_size
 from chatcli.core.messages import FILEID_PART
+from chatcli.errors import UsageError
 
 if TYPE_CHECKING:
     from chatcli.providers.base import Provider

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, Any, Optional, TextIO
+from typing import Annotated, Any, TextIO
 
 import typer
 
@@ -18,7 +18,7 @@ config_app = typer.Typer(
 )
 
 ConfigOption = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--config", metavar="PATH", help="Config file (default: $CHATCLI_CONFIG or the user config dir)."),
 ]
 

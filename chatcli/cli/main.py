@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import sys
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
 from chatcli import __version__
 from chatcli.cli.config_cmd import config_app, config_arg, providers_command
-from chatcli.errors import ChatError, ExitCode, UsageError
 from chatcli.cli.sessions_cmd import sessions_app
+from chatcli.errors import ChatError, ExitCode, UsageError
 
 app = typer.Typer(
     name="chat",
@@ -44,21 +44,21 @@ def _version(value: bool) -> None:
 @app.callback(invoke_without_command=True)
 def root(
     ctx: typer.Context,
-    provider: Optional[str] = typer.Option(None, "-p", "--provider", help="Provider to start with."),
-    model: Optional[str] = typer.Option(None, "-m", "--model", help="Model to start with."),
-    system: Optional[str] = typer.Option(None, "-s", "--system", help="System prompt."),
+    provider: str | None = typer.Option(None, "-p", "--provider", help="Provider to start with."),
+    model: str | None = typer.Option(None, "-m", "--model", help="Model to start with."),
+    system: str | None = typer.Option(None, "-s", "--system", help="System prompt."),
     cont: bool = typer.Option(False, "-c", "--continue", help="Continue the last conversation."),
-    resume: Optional[str] = typer.Option(None, "--resume", metavar="ID", help="Continue a saved conversation."),
+    resume: str | None = typer.Option(None, "--resume", metavar="ID", help="Continue a saved conversation."),
     no_save: bool = typer.Option(False, "--no-save", help="Do not save this conversation."),
-    temperature: Optional[float] = TemperatureOpt,
-    top_p: Optional[float] = TopPOpt,
-    max_tokens: Optional[int] = MaxTokensOpt,
-    seed: Optional[int] = SeedOpt,
-    stop: Optional[list[str]] = StopOpt,
-    presence_penalty: Optional[float] = PresencePenaltyOpt,
-    search: Optional[bool] = SearchOpt,
-    think: Optional[bool] = ThinkOpt,
-    config: Optional[str] = ConfigOpt,
+    temperature: float | None = TemperatureOpt,
+    top_p: float | None = TopPOpt,
+    max_tokens: int | None = MaxTokensOpt,
+    seed: int | None = SeedOpt,
+    stop: list[str] | None = StopOpt,
+    presence_penalty: float | None = PresencePenaltyOpt,
+    search: bool | None = SearchOpt,
+    think: bool | None = ThinkOpt,
+    config: str | None = ConfigOpt,
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
 ) -> None:
     """Chat with Qwen (DashScope), GLM (Zhipu) and OpenAI-compatible models from the terminal.
@@ -93,7 +93,8 @@ def start_session(opts: dict) -> int:
 
 def _session_generation(opts: dict) -> Any:
     """The generation options of a bare `chat` (strings from the fast path, numbers from Typer)."""
-    from chatcli.core.options import GenerationOptions, flag
+    from chatcli.config.limits import flag
+    from chatcli.core.options import GenerationOptions
 
     values: dict[str, Any] = {}
     for name, kind in _SESSION_NUMBERS.items():
@@ -149,10 +150,10 @@ def _session_args(argv: list[str]) -> dict[str, Any] | None:
 @app.command()
 def ask(
     ctx: typer.Context,
-    prompt: Optional[list[str]] = typer.Argument(None, help="The question. Piped stdin is added as context."),
-    provider: Optional[str] = typer.Option(None, "-p", "--provider", help="Provider name from config or a preset."),
-    model: Optional[str] = typer.Option(None, "-m", "--model", help="Model (default: the provider's)."),
-    system: Optional[str] = typer.Option(None, "-s", "--system", help="System prompt."),
+    prompt: list[str] | None = typer.Argument(None, help="The question. Piped stdin is added as context."),
+    provider: str | None = typer.Option(None, "-p", "--provider", help="Provider name from config or a preset."),
+    model: str | None = typer.Option(None, "-m", "--model", help="Model (default: the provider's)."),
+    system: str | None = typer.Option(None, "-s", "--system", help="System prompt."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object with the whole result."),
     no_stream: bool = typer.Option(False, "--no-stream", help="Wait for the whole answer instead of streaming."),
     no_tools: bool = typer.Option(False, "--no-tools", help="Offer the model no local tools."),
@@ -160,29 +161,29 @@ def ask(
     markdown: bool = typer.Option(False, "--markdown", help="Render the answer as markdown, even to a pipe."),
     cont: bool = typer.Option(False, "-c", "--continue", help="Continue the last saved conversation."),
     no_save: bool = typer.Option(False, "--no-save", help="Do not save this exchange."),
-    temperature: Optional[float] = TemperatureOpt,
-    top_p: Optional[float] = TopPOpt,
-    max_tokens: Optional[int] = MaxTokensOpt,
-    seed: Optional[int] = SeedOpt,
-    stop: Optional[list[str]] = StopOpt,
-    presence_penalty: Optional[float] = PresencePenaltyOpt,
-    search: Optional[bool] = SearchOpt,
-    think: Optional[bool] = ThinkOpt,
+    temperature: float | None = TemperatureOpt,
+    top_p: float | None = TopPOpt,
+    max_tokens: int | None = MaxTokensOpt,
+    seed: int | None = SeedOpt,
+    stop: list[str] | None = StopOpt,
+    presence_penalty: float | None = PresencePenaltyOpt,
+    search: bool | None = SearchOpt,
+    think: bool | None = ThinkOpt,
     json_object: bool = typer.Option(False, "--json-object", help="Ask for a JSON object; fail if the answer does not parse."),
     usage: bool = typer.Option(False, "--usage", help="Print tokens in/out (and cost, with [prices]) on stderr."),
-    image: Optional[list[str]] = typer.Option(
+    image: list[str] | None = typer.Option(
         None, "--image", metavar="PATH|URL",
         help="Attach an image (repeatable): a local file (sent as a data: URL) or a URL. For vision models "
              "such as qwen-vl-max or glm-4v-plus."),
-    video: Optional[list[str]] = typer.Option(
+    video: list[str] | None = typer.Option(
         None, "--video", metavar="FRAME|DIR",
         help="Add a frame of one video (repeatable): an image file or URL, or a directory of frames in name "
              "order. DashScope qwen-vl models."),
-    file: Optional[list[str]] = typer.Option(
+    file: list[str] | None = typer.Option(
         None, "--file", metavar="PATH",
         help="Attach a file (repeatable). Text and code go into the message, fenced and named; pdf, docx, "
              "xlsx... are uploaded: DashScope's qwen-long reads them by file id, Zhipu adds the extracted text."),
-    config: Optional[str] = ConfigOpt,
+    config: str | None = ConfigOpt,
 ) -> None:
     """Ask one question and print the answer; piped stdin is added as context."""
     from chatcli.app.ask import AskOptions, run_ask
@@ -220,13 +221,13 @@ def ask(
 
 
 @app.command("providers")
-def providers_cmd(ctx: typer.Context, config: Optional[str] = ConfigOpt) -> None:
+def providers_cmd(ctx: typer.Context, config: str | None = ConfigOpt) -> None:
     """List the configured providers, their models and whether their keys are set."""
     providers_command(config_arg(ctx, config))
 
 
 @app.command("tools")
-def tools_cmd(ctx: typer.Context, config: Optional[str] = ConfigOpt) -> None:
+def tools_cmd(ctx: typer.Context, config: str | None = ConfigOpt) -> None:
     """List the local tools the model may call, with their parameters."""
     from chatcli.cli.tools_cmd import print_tools
 

@@ -6,14 +6,15 @@ import copy
 import os
 import re
 import sys
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
-from chatcli.errors import AuthError, ConfigError
-from chatcli.core.options import LIMITS as _OPTION_LIMITS
-from chatcli.core.options import problem as _option_problem
+from chatcli.config.limits import LIMITS as _OPTION_LIMITS
+from chatcli.config.limits import problem as _option_problem
 from chatcli.config.prices import check_prices
+from chatcli.errors import AuthError, ConfigError
 from chatcli.tools.weather import WeatherSettings
 
 PROVIDER_KINDS = ("openai", "zhipu", "dashscope")

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from chatcli.core.context import fit
-from chatcli.errors import ChatError
 from chatcli.core.messages import (
     ChatRequest,
     Event,
@@ -26,6 +25,7 @@ from chatcli.core.messages import (
     UsageEvent,
     content_text,
 )
+from chatcli.errors import ChatError
 
 if TYPE_CHECKING:
     from chatcli.core.options import GenerationOptions

@@ -93,24 +93,6 @@ class Message:
 FILEID_PART = "fileid"  # {"type": "fileid", "file_id", "name"}: a document uploaded to DashScope
 
 
-def api_messages(messages: list[Message]) -> list[dict[str, Any]]:
-    """The messages to send, as dicts; a user message's `fileid` parts become the system message
-    `fileid://ID[,fileid://ID...]` just before it, which is how DashScope's qwen-long reads documents.
-    """
-    out = []
-    for m in messages:
-        d = m.to_api()
-        parts = d["content"] if isinstance(d["content"], list) else []
-        refs = [p for p in parts if isinstance(p, dict) and p.get("type") == FILEID_PART]
-        if refs:
-            out.append({"role": "system", "content": ",".join(f"fileid://{p.get('file_id')}" for p in refs)})
-            rest = [p for p in parts if p not in refs]
-            only_text = len(rest) == 1 and isinstance(rest[0], dict) and rest[0].get("type") == "text"
-            d["content"] = rest[0].get("text", "") if only_text else rest
-        out.append(d)
-    return out
-
-
 def content_text(content: str | list[dict[str, Any]] | None) -> str:
     """The text of message content (the text parts of a multi-part message)."""
     if not isinstance(content, list):

@@ -12,12 +12,6 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from chatcli.errors import (
-    BadRequestError,
-    ModelNotFoundError,
-    ProviderError,
-    UsageError,
-)
 from chatcli.core.messages import (
     ChatRequest,
     Event,
@@ -29,10 +23,16 @@ from chatcli.core.messages import (
     ToolCallEvent,
     Usage,
     UsageEvent,
-    api_messages,
+)
+from chatcli.errors import (
+    BadRequestError,
+    ModelNotFoundError,
+    ProviderError,
+    UsageError,
 )
 from chatcli.providers.capabilities import NO_DOCUMENTS, Capabilities, UploadedDocument
 from chatcli.providers.errmap import classify
+from chatcli.providers.wire import api_messages
 
 if TYPE_CHECKING:
     from chatcli.config import ProviderConfig
@@ -184,7 +184,7 @@ class SDKProvider(Provider):
 
     def apply_options(self, opts: GenerationOptions, kwargs: dict[str, Any], extra: dict[str, Any]) -> None:
         """Put generation options into create()'s kwargs and extra_body (subclasses add their own)."""
-        from chatcli.core.options import with_json_hint
+        from chatcli.providers.wire import with_json_hint
 
         kwargs.update(opts.sampling())
         if opts.json_object:

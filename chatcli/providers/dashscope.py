@@ -12,7 +12,6 @@ from typing import Any
 import httpx
 
 from chatcli import __version__
-from chatcli.errors import ProviderError
 from chatcli.core.messages import (
     ChatRequest,
     Event,
@@ -23,18 +22,14 @@ from chatcli.core.messages import (
     ToolCallEvent,
     Usage,
     UsageEvent,
-    api_messages,
 )
-from chatcli.core.options import (
-    GenerationOptions,
-    check_dashscope,
-    dashscope_switches,
-    with_json_hint,
-)
+from chatcli.core.options import GenerationOptions
+from chatcli.errors import ProviderError
 from chatcli.providers import capabilities
 from chatcli.providers.base import Provider
 from chatcli.providers.capabilities import Capabilities, UploadedDocument
 from chatcli.providers.errmap import classify, network_error, one_line, parse_error_body
+from chatcli.providers.wire import api_messages, check_dashscope, dashscope_switches, with_json_hint
 
 TEXT_PATH = "/services/aigc/text-generation/generation"
 NO_MEDIA = ('kind = "dashscope" sends text only (images and video need the multimodal endpoint); '

@@ -10,18 +10,14 @@ from typing import Any
 import httpx2
 import openai
 
-from chatcli.errors import ProviderError, UsageError
 from chatcli.core.messages import ChatRequest
-from chatcli.core.options import (
-    GenerationOptions,
-    check_dashscope,
-    dashscope_switches,
-    is_dashscope,
-)
+from chatcli.core.options import GenerationOptions
+from chatcli.errors import ProviderError, UsageError
 from chatcli.providers import capabilities
 from chatcli.providers.base import SDKProvider
 from chatcli.providers.capabilities import Capabilities, UploadedDocument
 from chatcli.providers.errmap import network_error, one_line, parse_error_body
+from chatcli.providers.wire import check_dashscope, dashscope_switches, is_dashscope
 
 
 class OpenAIProvider(SDKProvider):

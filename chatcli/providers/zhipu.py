@@ -13,9 +13,9 @@ import httpx
 import zhipuai
 from zhipuai.core import _errors as zerr
 
-from chatcli.errors import ProviderError, UsageError
 from chatcli.core.messages import ChatRequest
 from chatcli.core.options import GenerationOptions
+from chatcli.errors import ProviderError, UsageError
 from chatcli.providers import capabilities
 from chatcli.providers.base import SDKProvider
 from chatcli.providers.capabilities import Capabilities, UploadedDocument

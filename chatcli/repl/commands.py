@@ -10,8 +10,8 @@ from prompt_toolkit.completion import Completer, Completion, PathCompleter
 from prompt_toolkit.document import Document
 
 from chatcli.app import attachments
-from chatcli.errors import ChatError, ConfigError
 from chatcli.config.prices import money
+from chatcli.errors import ChatError, ConfigError
 from chatcli.store.recorder import load
 
 if TYPE_CHECKING:

@@ -17,19 +17,19 @@ from prompt_toolkit.key_binding import KeyBindings
 from chatcli.app import attachments
 from chatcli.app.attachments import Attachment
 from chatcli.config import Config
+from chatcli.config.prices import cost_of
 from chatcli.core.context import budget, estimate_messages
 from chatcli.core.conversation import Conversation, finish_notice
-from chatcli.errors import ChatError
 from chatcli.core.messages import Usage
 from chatcli.core.options import GenerationOptions
-from chatcli.config.prices import cost_of
+from chatcli.errors import ChatError
 from chatcli.providers import ADAPTERS, create_provider
 from chatcli.providers.base import Provider
-from chatcli.ui.render import make_renderer, notice
 from chatcli.repl.commands import SlashCommands, SlashCompleter
-from chatcli.ui.sanitize import strip_controls
 from chatcli.store.recorder import Recorder, open_store
 from chatcli.tools.builtins import tools_for
+from chatcli.ui.render import make_renderer, notice
+from chatcli.ui.sanitize import strip_controls
 
 
 @dataclass

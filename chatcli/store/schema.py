@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 BUSY_TIMEOUT = 5.0  # seconds SQLite waits for another process's write lock
 _HEADER = b"SQLite format 3\x00"

@@ -11,12 +11,13 @@ import json
 import os
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from chatcli.errors import ChatError, UsageError
 from chatcli.core.messages import Message, ToolCall, Usage
+from chatcli.errors import ChatError, UsageError
 from chatcli.store.schema import Unusable, connect, is_busy, move_aside, reason
 
 ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32: no i, l, o, u

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal, Optional
+from typing import TYPE_CHECKING, Literal
 
 from chatcli.tools.registry import Tool, ToolRegistry, tool_from_function
 
@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 def builtin_tools(settings: ToolsConfig) -> list[Tool]:
     """The built-in tools, bound to their settings."""
 
-    def get_current_time(timezone: Optional[str] = None) -> dict:
+    def get_current_time(timezone: str | None = None) -> dict:
         """当你想知道现在的时间时非常有用。Useful when you want to know the current date and time.
 
         Args:

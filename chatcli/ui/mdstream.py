@@ -14,7 +14,8 @@ import copy
 import functools
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from markdown_it import MarkdownIt
 from rich.console import Console, ConsoleOptions, RenderResult
