@@ -33,7 +33,7 @@ from chatcli.core.messages import (
     ToolCallEvent,
     ToolResult,
 )
-from chatcli.ui.render import tool_line
+from chatcli.ui.lines import tool_line
 from chatcli.ui.sanitize import Sanitizer, strip_controls
 
 CODE_THEME = "monokai"

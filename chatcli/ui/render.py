@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any, Protocol, TextIO
 
@@ -14,6 +13,7 @@ from chatcli.core.messages import (
     TextDelta,
     ToolResult,
 )
+from chatcli.ui.lines import source_lines, tool_line
 from chatcli.ui.sanitize import Sanitizer, strip_controls
 
 DIM, RESET = "\x1b[2m", "\x1b[0m"
@@ -47,36 +47,6 @@ def make_renderer(out: TextIO, err: TextIO, *, mode: str = "auto", show_reasonin
     if mode == "raw" or (mode == "auto" and not is_terminal(out)):
         return PlainRenderer(out, err)
     return TerminalRenderer(out, err, show_reasoning=show_reasoning)
-
-
-def tool_line(result: ToolResult, width: int = 100) -> str:
-    """One line about a finished tool call: name, arguments, a short result, duration."""
-    try:
-        args = json.loads(result.call.arguments or "{}")
-        shown = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in args.items())
-    except (ValueError, AttributeError):
-        shown = result.call.arguments
-    try:
-        data = json.loads(result.content)
-        brief = f"error: {data['error']}" if isinstance(data, dict) and "error" in data else \
-            json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    except (ValueError, TypeError):
-        brief = result.content
-    line = f"⚙ {result.call.name}({shown}) → {brief}"
-    line = strip_controls(" ".join(line.split()))
-    if len(line) > width - 10:
-        line = line[: width - 11] + "…"
-    return f"{line} ({result.seconds:.1f} s)"
-
-
-def source_lines(sources: Sources) -> list[str]:
-    """`Sources:` then `1. title — link` for each web page the answer drew on."""
-    lines = ["Sources:"]
-    for n, item in enumerate(sources.items, 1):
-        title = " ".join(strip_controls(str(item.get("title") or item.get("media") or "")).split())
-        link = strip_controls(str(item.get("link") or "")).strip()
-        lines.append(f"{n}. {title} — {link}" if title and link else f"{n}. {title or link or '(untitled)'}")
-    return lines
 
 
 class PlainRenderer:
