@@ -13,7 +13,7 @@ import typer
 from typer.testing import CliRunner
 
 from chatcli.cli.config_cmd import config_app, print_providers, providers_command
-from chatcli.config import model as c
+from chatcli.config import editing, loading, model, presets
 from chatcli.errors import AuthError, ChatError, ConfigError, ExitCode
 
 KEY_VARS = ("DASHSCOPE_API_KEY", "OPENAI_API_KEY", "ZHIPUAI_API_KEY", "MY_KEY")
@@ -36,7 +36,7 @@ def write(tmp_path: Path, text: str) -> Path:
 def load_error(tmp_path: Path, text: str) -> str:
     path = write(tmp_path, text)
     with pytest.raises(ConfigError) as info:
-        c.load_config(str(path))
+        loading.load_config(str(path))
     message = str(info.value)
     assert "\n" not in message
     return message
@@ -47,17 +47,17 @@ def load_error(tmp_path: Path, text: str) -> str:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="XDG applies on Linux")
 def test_default_path_honours_xdg(tmp_path: Path) -> None:
-    assert c.config_path() == tmp_path / "xdg" / "chatcli" / "config.toml"
+    assert loading.config_path() == tmp_path / "xdg" / "chatcli" / "config.toml"
 
 
 def test_path_override_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CHATCLI_CONFIG", str(tmp_path / "env.toml"))
-    assert c.config_path() == tmp_path / "env.toml"
-    assert c.config_path(str(tmp_path / "arg.toml")) == tmp_path / "arg.toml"
+    assert loading.config_path() == tmp_path / "env.toml"
+    assert loading.config_path(str(tmp_path / "arg.toml")) == tmp_path / "arg.toml"
 
 
 def test_no_file_gives_presets(tmp_path: Path) -> None:
-    cfg = c.load_config(str(tmp_path / "missing.toml"))
+    cfg = loading.load_config(str(tmp_path / "missing.toml"))
     assert not cfg.exists
     assert cfg.default_provider == "qwen"
     assert list(cfg.providers) == ["qwen", "qwen-intl", "dashscope", "openai", "ollama", "zhipu"]
@@ -69,19 +69,19 @@ def test_no_file_gives_presets(tmp_path: Path) -> None:
     assert cfg.provider("zhipu").kind == "zhipu"
     assert cfg.provider("zhipu").model == "glm-4-plus"
     assert cfg.provider("ollama").api_key_env == ""
-    assert cfg.tools == c.ToolsConfig() and cfg.context == c.ContextConfig()
+    assert cfg.tools == model.ToolsConfig() and cfg.context == model.ContextConfig()
     assert cfg.tools.enabled and cfg.tools.max_rounds == 8
 
 
 def test_presets_are_not_shared_between_loads(tmp_path: Path) -> None:
-    cfg = c.load_config(str(tmp_path / "missing.toml"))
+    cfg = loading.load_config(str(tmp_path / "missing.toml"))
     cfg.provider("qwen").models.append("mutated")
-    assert "mutated" not in c.load_config(str(tmp_path / "missing.toml")).provider("qwen").models
+    assert "mutated" not in loading.load_config(str(tmp_path / "missing.toml")).provider("qwen").models
 
 
 def test_preset_override_keeps_other_fields(tmp_path: Path) -> None:
     path = write(tmp_path, '[providers.qwen]\nbase_url = "http://proxy.local/v1"\n')
-    cfg = c.load_config(str(path))
+    cfg = loading.load_config(str(path))
     qwen = cfg.provider("qwen")
     assert cfg.exists
     assert qwen.base_url == "http://proxy.local/v1"
@@ -98,7 +98,7 @@ def test_custom_provider_and_other_tables(tmp_path: Path) -> None:
         "timeout = 30\nextra_body = { top_k = 20 }\n"
         "[tools]\nmax_rounds = 3\n[tools.weather]\ntimeout = 4\n[context]\nmax_tokens = 3000\n",
     )
-    cfg = c.load_config(str(path))
+    cfg = loading.load_config(str(path))
     vllm = cfg.provider()
     assert vllm.name == "vllm" and vllm.timeout == 30.0 and isinstance(vllm.timeout, float)
     assert vllm.extra_body == {"top_k": 20}
@@ -115,16 +115,18 @@ def test_new_provider_requires_kind_base_url_model(tmp_path: Path) -> None:
 
 def test_misspelt_preset_suggests_it(tmp_path: Path) -> None:
     message = load_error(tmp_path, '[providers.qwne]\nmodel = "qwen-max"\n')
-    assert message.endswith(":1: [providers.qwne] needs kind, base_url and model (missing: kind, base_url) (did you mean 'qwen'?)")
+    assert message.endswith(
+        ":1: [providers.qwne] needs kind, base_url and model (missing: kind, base_url) (did you mean 'qwen'?)"
+    )
 
 
 def test_starter_file_is_valid(tmp_path: Path) -> None:
     path = tmp_path / "sub" / "config.toml"
-    c.init_config(path)
-    cfg = c.load_config(str(path))
+    editing.init_config(path)
+    cfg = loading.load_config(str(path))
     assert cfg.exists and cfg.default_provider == "qwen"
-    for name in c.PRESETS:
-        assert f"# [providers.{name}]" in c.STARTER_CONFIG
+    for name in presets.PRESETS:
+        assert f"# [providers.{name}]" in presets.STARTER_CONFIG
 
 
 # --- errors -------------------------------------------------------------------------------
@@ -163,7 +165,7 @@ def test_invalid_toml_reports_line(tmp_path: Path) -> None:
 def test_unreadable_file(tmp_path: Path) -> None:
     (tmp_path / "dir.toml").mkdir()
     with pytest.raises(ConfigError, match="cannot read"):
-        c.load_config(str(tmp_path / "dir.toml"))
+        loading.load_config(str(tmp_path / "dir.toml"))
 
 
 @pytest.mark.parametrize(
@@ -188,7 +190,7 @@ def test_type_errors(tmp_path: Path, text: str, expected: str) -> None:
 
 
 def test_unknown_provider_lists_known(tmp_path: Path) -> None:
-    cfg = c.load_config(str(tmp_path / "missing.toml"))
+    cfg = loading.load_config(str(tmp_path / "missing.toml"))
     with pytest.raises(ConfigError) as info:
         cfg.provider("nope")
     assert str(info.value) == "unknown provider 'nope' (known: qwen, qwen-intl, dashscope, openai, ollama, zhipu)"
@@ -198,8 +200,8 @@ def test_unknown_provider_lists_known(tmp_path: Path) -> None:
 # --- API keys -------------------------------------------------------------------------------
 
 
-def provider(**kw) -> c.ProviderConfig:
-    return c.ProviderConfig(name="p", kind="openai", base_url="http://x/v1", model="m", **kw)
+def provider(**kw) -> model.ProviderConfig:
+    return model.ProviderConfig(name="p", kind="openai", base_url="http://x/v1", model="m", **kw)
 
 
 def test_key_status(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -240,7 +242,7 @@ def test_key_cmd_gets_no_stdin() -> None:
 
 
 def test_missing_key_is_auth_error(tmp_path: Path) -> None:
-    qwen = c.load_config(str(tmp_path / "missing.toml")).provider("qwen")
+    qwen = loading.load_config(str(tmp_path / "missing.toml")).provider("qwen")
     with pytest.raises(AuthError) as info:
         qwen.resolve_api_key()
     err = info.value
@@ -253,10 +255,10 @@ def test_missing_key_is_auth_error(tmp_path: Path) -> None:
 
 def test_set_value_creates_dir_and_file_0600(tmp_path: Path) -> None:
     path = tmp_path / "new" / "dir" / "config.toml"
-    c.set_value(path, "providers.qwen.model", "qwen-max")
+    editing.set_value(path, "providers.qwen.model", "qwen-max")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) & 0o077 == 0
-    assert c.load_config(str(path)).provider("qwen").model == "qwen-max"
+    assert loading.load_config(str(path)).provider("qwen").model == "qwen-max"
     assert [p.name for p in path.parent.iterdir()] == ["config.toml"]  # no temp files left
 
 
@@ -276,14 +278,14 @@ def test_set_value_creates_dir_and_file_0600(tmp_path: Path) -> None:
 )
 def test_set_value_parses_toml_literals(tmp_path: Path, key: str, value: str, expected: object) -> None:
     path = tmp_path / "config.toml"
-    c.set_value(path, key, value)
-    assert c.get_value(c.load_config(str(path)), key) == expected
+    editing.set_value(path, key, value)
+    assert editing.get_value(loading.load_config(str(path)), key) == expected
 
 
 def test_set_value_new_provider_in_steps_is_refused_until_complete(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     with pytest.raises(ConfigError, match=r"\[providers.myvllm\] needs kind, base_url and model"):
-        c.set_value(path, "providers.myvllm.base_url", "http://h/v1")
+        editing.set_value(path, "providers.myvllm.base_url", "http://h/v1")
     assert not path.exists()
 
 
@@ -299,14 +301,14 @@ def test_set_value_refuses_invalid_and_leaves_file(tmp_path: Path) -> None:
         ("", "1"),
     ]:
         with pytest.raises(ConfigError):
-            c.set_value(path, key, value)
+            editing.set_value(path, key, value)
     assert path.read_bytes() == before
 
 
 def test_set_value_keeps_existing_values(tmp_path: Path) -> None:
     path = write(tmp_path, '[providers.qwen]\nmodel = "qwen-max"\n')
-    c.set_value(path, "default_provider", "zhipu")
-    cfg = c.load_config(str(path))
+    editing.set_value(path, "default_provider", "zhipu")
+    cfg = loading.load_config(str(path))
     assert cfg.default_provider == "zhipu" and cfg.provider("qwen").model == "qwen-max"
 
 
@@ -314,33 +316,114 @@ def test_set_value_through_symlink_keeps_link(tmp_path: Path) -> None:
     real = write(tmp_path, "")
     link = tmp_path / "link.toml"
     link.symlink_to(real)
-    c.set_value(link, "default_provider", "openai")
+    editing.set_value(link, "default_provider", "openai")
     assert link.is_symlink() and "openai" in real.read_text()
 
 
 def test_init_refuses_to_overwrite(tmp_path: Path) -> None:
     path = write(tmp_path, "# mine\n")
     with pytest.raises(ConfigError, match="already exists"):
-        c.init_config(path)
+        editing.init_config(path)
     assert path.read_text() == "# mine\n"
-    c.init_config(path, force=True)
-    assert path.read_text() == c.STARTER_CONFIG
+    editing.init_config(path, force=True)
+    assert path.read_text() == presets.STARTER_CONFIG
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+# --- editing keeps comments and layout ------------------------------------------------------
+
+
+def edited(tmp_path: Path, before: str, key: str, value: str) -> str:
+    path = write(tmp_path, before)
+    editing.set_value(path, key, value)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    return path.read_text(encoding="utf-8")
+
+
+def test_set_on_starter_file_keeps_every_comment(tmp_path: Path) -> None:
+    path = str(tmp_path / "config.toml")
+    assert invoke("config", "init", "--config", path)[0] == 0
+    assert invoke("config", "set", "providers.qwen.model", "qwen-max", "--config", path)[0] == 0
+    text = Path(path).read_text(encoding="utf-8")
+    assert text.startswith(presets.STARTER_CONFIG)  # every comment and blank line, in place
+    assert text[len(presets.STARTER_CONFIG):] == '\n[providers.qwen]\nmodel = "qwen-max"\n'
+    assert invoke("config", "set", "default_provider", "zhipu", "--config", path)[0] == 0
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    comments = [line for line in presets.STARTER_CONFIG.splitlines() if line.startswith("#")]
+    assert [line for line in lines if line.startswith("#")] == comments
+    assert 'default_provider = "zhipu"' in lines and 'default_provider = "qwen"' not in lines
+    cfg = loading.load_config(path)
+    assert cfg.default_provider == "zhipu" and cfg.provider("qwen").model == "qwen-max"
+
+
+def test_set_changes_only_that_value(tmp_path: Path) -> None:
+    before = (
+        "# mine\n\n"
+        'default_provider = "qwen"  # the usual\n'
+        "show_reasoning = true # shown\n\n"
+        "[providers.qwen]\n"
+        "# pick one\n"
+        'model = "qwen-plus"   # cheap\n'
+        "timeout = 60\n"
+    )
+    after = edited(tmp_path, before, "providers.qwen.model", "qwen-max")
+    assert after == before.replace('"qwen-plus"', '"qwen-max"')
+    assert edited(tmp_path, after, "providers.qwen.timeout", "90") == after.replace("= 60", "= 90")
+
+
+def test_set_new_top_level_key_goes_above_the_tables(tmp_path: Path) -> None:
+    before = '# top\n[providers.qwen]\nmodel = "qwen-plus"   # cheap\n'
+    after = edited(tmp_path, before, "show_reasoning", "false")
+    assert after == '# top\nshow_reasoning = false\n\n[providers.qwen]\nmodel = "qwen-plus"   # cheap\n'
+    assert loading.load_config(str(tmp_path / "config.toml")).show_reasoning is False
+
+
+def test_set_in_nested_table_keeps_its_comments(tmp_path: Path) -> None:
+    before = (
+        "[providers.qwen]  # mine\n"
+        'model = "qwen-plus"\n\n'
+        "# thinking off\n"
+        "[providers.qwen.extra_body]\n"
+        "enable_thinking = false  # faster\n\n"
+        "[tools]\n"
+        "max_rounds = 3\n"
+    )
+    after = edited(tmp_path, before, "providers.qwen.extra_body.top_k", "40")
+    assert after == before.replace("# faster\n", "# faster\ntop_k = 40\n")
+
+
+def test_set_in_inline_and_dotted_forms(tmp_path: Path) -> None:
+    before = "[providers.qwen]\nextra_body = { enable_thinking = false }  # off\n"
+    after = edited(tmp_path, before, "providers.qwen.extra_body.enable_thinking", "true")
+    assert after == before.replace("false", "true")
+    before = 'providers.qwen.model = "x"  # dotted\n'
+    assert edited(tmp_path, before, "providers.qwen.timeout", "30") == before + "providers.qwen.timeout = 30\n"
+
+
+def test_set_new_provider_table_leaves_the_rest(tmp_path: Path) -> None:
+    before = '# keys\n[providers.qwen]\nmodel = "qwen-plus"  # cheap\n\n[tools]\nenabled = true  # yes\n'
+    after = edited(tmp_path, before, "providers.openai.model", "gpt-4o")
+    assert after.startswith('# keys\n[providers.qwen]\nmodel = "qwen-plus"  # cheap\n')
+    assert "[tools]\nenabled = true  # yes\n" in after and after.count("#") == 3
+    assert loading.load_config(str(tmp_path / "config.toml")).provider("openai").model == "gpt-4o"
+    before = "[providers.qwen]\nmodel = \"a\"\n\n[tools]\nenabled = true\n\n[providers.openai]\nmodel = \"b\"  # o\n"
+    after = edited(tmp_path, before, "providers.openai.model", "gpt-4o")
+    assert after == before.replace('"b"', '"gpt-4o"')  # out-of-order tables stay where they are
 
 
 # --- reading back -----------------------------------------------------------------------------
 
 
 def test_get_value(tmp_path: Path) -> None:
-    cfg = c.load_config(str(tmp_path / "missing.toml"))
-    assert c.get_value(cfg, "default_provider") == "qwen"
-    assert c.get_value(cfg, "providers.zhipu.base_url") == "https://open.bigmodel.cn/api/paas/v4"
-    assert c.get_value(cfg, "providers.qwen.timeout") == 120.0
-    assert c.get_value(cfg, "providers.qwen.api_key_cmd") is None
-    assert c.get_value(cfg, "providers.qwen")["model"] == "qwen-plus"
+    cfg = loading.load_config(str(tmp_path / "missing.toml"))
+    assert editing.get_value(cfg, "default_provider") == "qwen"
+    assert editing.get_value(cfg, "providers.zhipu.base_url") == "https://open.bigmodel.cn/api/paas/v4"
+    assert editing.get_value(cfg, "providers.qwen.timeout") == 120.0
+    assert editing.get_value(cfg, "providers.qwen.api_key_cmd") is None
+    assert editing.get_value(cfg, "providers.qwen")["model"] == "qwen-plus"
     for bad in ("nope", "providers.nope.model", "providers.qwen.model.x", "providers.qwen.extra_body.x"):
         with pytest.raises(ConfigError, match="unknown key"):
-            c.get_value(cfg, bad)
+            editing.get_value(cfg, bad)
 
 
 def test_effective_dict_masks_secrets(tmp_path: Path) -> None:
@@ -349,17 +432,18 @@ def test_effective_dict_masks_secrets(tmp_path: Path) -> None:
         "[providers.qwen]\n"
         'api_key = "sk-abcdefghijklmnop"\n'
         'api_key_cmd = "pass show qwen"\n'
-        'extra_body = { access_token = "short", max_tokens = 100, headers = { Authorization = "Bearer 0123456789xyz" } }\n',
+        'extra_body = { access_token = "short", max_tokens = 100,'
+        ' headers = { Authorization = "Bearer 0123456789xyz" } }\n',
     )
-    cfg = c.load_config(str(path))
-    masked = c.effective_dict(cfg)["providers"]["qwen"]
+    cfg = loading.load_config(str(path))
+    masked = editing.effective_dict(cfg)["providers"]["qwen"]
     assert masked["api_key"] == "****mnop"
     assert masked["api_key_env"] == "DASHSCOPE_API_KEY"
     assert masked["api_key_cmd"] == "pass show qwen"
     assert masked["extra_body"] == {"access_token": "****", "max_tokens": 100, "headers": {"Authorization": "****9xyz"}}
-    assert c.effective_dict(cfg, mask=False)["providers"]["qwen"]["api_key"] == "sk-abcdefghijklmnop"
-    assert "extra_body" not in c.effective_dict(cfg)["providers"]["zhipu"]  # empty tables and None dropped
-    assert "api_key" not in c.effective_dict(cfg)["providers"]["zhipu"]
+    assert editing.effective_dict(cfg, mask=False)["providers"]["qwen"]["api_key"] == "sk-abcdefghijklmnop"
+    assert "extra_body" not in editing.effective_dict(cfg)["providers"]["zhipu"]  # empty tables and None dropped
+    assert "api_key" not in editing.effective_dict(cfg)["providers"]["zhipu"]
 
 
 # --- commands ---------------------------------------------------------------------------------
@@ -412,7 +496,7 @@ def test_cmd_init_set_get_show(tmp_path: Path) -> None:
     assert invoke("config", "get", "providers.qwen.api_key_cmd", "--config", path)[1] == ""
     code, out, _ = invoke("config", "show", "--config", path)
     assert code == 0 and "sk-abcdefghijklmnop" not in out and "****mnop" in out
-    assert c._toml().loads(out)["providers"]["qwen"]["model"] == "qwen-max"
+    assert loading.toml_module().loads(out)["providers"]["qwen"]["model"] == "qwen-max"
 
 
 def test_cmd_errors_go_through_boundary(tmp_path: Path) -> None:
@@ -439,7 +523,7 @@ def test_providers_plain_when_not_a_tty(tmp_path: Path, monkeypatch: pytest.Monk
 
 def test_providers_rich_table_on_a_terminal(tmp_path: Path) -> None:
     out = io.StringIO()
-    print_providers(c.load_config(str(tmp_path / "missing.toml")), out, tty=True)
+    print_providers(loading.load_config(str(tmp_path / "missing.toml")), out, tty=True)
     text = out.getvalue()
     assert "qwen *" in text and "base URL" in text and "not needed" in text and "\t" not in text
 
@@ -449,7 +533,7 @@ def test_providers_rich_table_on_a_terminal(tmp_path: Path) -> None:
 
 def test_import_stays_light() -> None:
     code = (
-        "import sys; heavy = {'rich', 'tomli_w', 'tomllib', 'tomli', 'subprocess', 'platformdirs', 'typer'};"
+        "import sys; heavy = {'rich', 'tomli_w', 'tomlkit', 'tomllib', 'tomli', 'subprocess', 'platformdirs', 'typer'};"
         "import chatcli.config; print(sorted(heavy & set(sys.modules)));"
         "import chatcli.cli.config_cmd; print(sorted(heavy & set(sys.modules) - {'typer', 'subprocess'}))"
     )

@@ -272,13 +272,3 @@ def test_load_in_the_session(term, server, chat):
     assert [m["content"] for m in completions(server)[-1].json["messages"]] == ["topic A", "about A", "more on A"]
 
 
-def test_fast_path_knows_every_session_option():
-    """A bare `chat` is parsed by hand for speed: it must accept exactly the root command's options."""
-    import typer
-
-    from chatcli import cli
-
-    root = typer.main.get_command(cli.app)
-    names = {opt for p in root.params for opt in (*p.opts, *p.secondary_opts)} - {"--version", "-h", "--help"}
-    known = {*cli._SESSION_OPTIONS, *cli._SESSION_FLAGS, *cli._SESSION_VALUES, *cli._SESSION_SWITCHES}
-    assert names == known

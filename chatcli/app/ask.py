@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from chatcli.app.inputs import MAX_STDIN, compose_message, read_stdin, stdin_has_data
-from chatcli.config.prices import cost_of, money, usage_line
-from chatcli.core.context import budget
-from chatcli.core.conversation import Conversation, Turn, finish_notice
+from chatcli.app.session import ChatSession, open_session
+from chatcli.config.prices import money, usage_line
+from chatcli.core.conversation import Turn
 from chatcli.core.messages import Notice, ToolCall
 from chatcli.core.options import GenerationOptions
 from chatcli.errors import ChatError, ExitCode, Interrupted
-from chatcli.store.recorder import Recorder, load, open_store
-from chatcli.tools.builtins import tools_for
-from chatcli.ui.render import Renderer, make_renderer, notice
+from chatcli.ui.render import renderer_for
+from chatcli.ui.terminal import Terminal
+
+if TYPE_CHECKING:
+    from chatcli.app.attachments import Attachment
 
 
 @dataclass
@@ -39,86 +40,69 @@ class AskOptions:
     files: list[str] = field(default_factory=list)  # text files and documents (--file)
 
 
-def run_ask(opts: AskOptions, stdin: Any = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
+def run_ask(opts: AskOptions, term: Terminal | None = None) -> int:
     """Run one question; return the exit code. Raises ChatError for failures before the call."""
     from chatcli.app import attachments
     from chatcli.config import load_config
-    from chatcli.providers import create_provider
 
-    stdin = stdin if stdin is not None else sys.stdin.buffer
-    out = out or sys.stdout
-    err = err or sys.stderr
-
+    term = term or Terminal()
     cfg = load_config(opts.config)
     attached = attachments.collect(opts.images, opts.videos, opts.files)  # a bad path stops here
+    stdin = cast(BinaryIO, getattr(term.stdin, "buffer", term.stdin))
     piped = read_stdin(stdin) if stdin_has_data(stdin) else None
     text = compose_message(opts.prompt, piped)
-    store = open_store(cfg, opts.save, lambda m: notice(m, err))
-    conv, resumed = Conversation(opts.system), None
-    if opts.cont:
-        conv, resumed = load(store, None)
-        if opts.system:
-            conv.system = opts.system
-    same = resumed is not None and not opts.provider and resumed.provider in cfg.providers
-    pcfg = cfg.provider(resumed.provider if same else opts.provider)  # type: ignore[union-attr]
-    model = opts.model or (resumed.model if same and resumed.model else pcfg.model)  # type: ignore[union-attr]
-    generation = GenerationOptions.from_config(pcfg).merged(opts.generation or GenerationOptions())
-    generation.validate(stream=opts.stream)
-    provider = create_provider(pcfg, notify=lambda m: notice(m, err))
-    provider.check_options(generation)  # refused options stop here, before anything is saved or sent
-    content: str | list[dict[str, Any]] = text
-    if attached:  # checked against the provider's limits, then documents are uploaded
-        piped_bytes = len(piped.encode("utf-8")) if piped else 0
-        content = attachments.build_content(text, attached, provider, model, text_budget=MAX_STDIN - piped_bytes)
-    recorder = Recorder(store, lambda: (pcfg.name, model))
-    recorder.start(conv, resumed.id if resumed else None)
-    if resumed and opts.system:
-        recorder.sync_system(conv)
+    session, _ = open_session(cfg, provider=opts.provider, model=opts.model, system=opts.system,
+                              resume="" if opts.cont else None, save=opts.save, notify=term.notice,
+                              flags=opts.generation, tools=opts.tools, stream=opts.stream)
+    try:
+        return _answer(session, opts, term, text, attached, piped)
+    finally:
+        session.close()
 
-    tools = tools_for(cfg.tools, model, opts.tools)
-    renderer: Renderer | None = None
-    if not opts.as_json:
-        renderer = make_renderer(out, err, mode=opts.mode, show_reasoning=cfg.show_reasoning)
 
+def _answer(session: ChatSession, opts: AskOptions, term: Terminal, text: str, attached: list[Attachment],
+            piped: str | None) -> int:
+    """Send the one turn and report it: the answer, notices, usage, --json."""
+    generation = session.check()  # refused options stop here, before anything is uploaded, saved or sent
+    piped_bytes = len(piped.encode("utf-8")) if piped else 0
+    content = session.content(text, attached, text_budget=MAX_STDIN - piped_bytes)
+    renderer = None if opts.as_json else renderer_for(term, mode=opts.mode, show_reasoning=session.cfg.show_reasoning)
     code: int = ExitCode.OK
     failure: BaseException | None = None
     try:
-        for event in conv.send(provider, model, content, tools=tools, max_rounds=cfg.tools.max_rounds,
-                               budget=budget(model, cfg.context.max_tokens), stream=opts.stream,
-                               generation=generation):
+        for event in session.send(content):
             if renderer is not None:
                 renderer.handle(event)
             elif isinstance(event, Notice):
-                notice(event.text, err)
+                term.notice(event.text)
     except (ChatError, KeyboardInterrupt) as e:
         failure = e
     finally:
         if renderer is not None:
             renderer.close()
-        store.close()
 
-    turn = conv.last or Turn()
+    turn = session.last or Turn()
     if failure is None:
-        found = finish_notice(turn.finish_reason)
-        if found:
-            message, failed = found
-            notice(f"{pcfg.name}: {message}", err)
-            if failed:
+        outcome = session.outcome(turn)
+        if outcome is not None:
+            term.notice(f"{session.provider_name}: {outcome.message}")
+            if outcome.failed:
                 code = ExitCode.ERROR
         if generation.json_object and code == ExitCode.OK:
             failure = not_json(turn.content)
-    cost = cost_of(cfg.prices, model, turn.usage)
+    cost = session.turn_cost(turn)
+    prices = session.cfg.prices
     if opts.usage:
-        shown = money(cost, cfg.prices) if cost is not None else None
-        notice(usage_line(turn.usage, shown) if turn.usage else "usage: not reported", err, prefix="")
+        shown = money(cost, prices) if cost is not None else None
+        term.notice(usage_line(turn.usage, shown) if turn.usage else "usage: not reported", prefix="")
     if opts.as_json:
-        data = result_json(pcfg.name, model, turn, failure)
+        data = result_json(session.provider_name, session.model, turn, failure)
         if generation.search or turn.sources:
             data["sources"] = turn.sources
         if cost is not None:
-            data["cost"] = {"amount": round(cost, 8), "currency": cfg.prices.get("currency")}
-        out.write(json.dumps(data, ensure_ascii=False) + "\n")
-        out.flush()
+            data["cost"] = {"amount": round(cost, 8), "currency": prices.get("currency")}
+        term.out.write(json.dumps(data, ensure_ascii=False) + "\n")
+        term.out.flush()
     if isinstance(failure, KeyboardInterrupt):
         raise Interrupted() from None
     if failure is not None:
@@ -139,7 +123,8 @@ def result_json(provider: str, model: str, turn: Turn, failure: BaseException | 
         "tool_rounds": turn.rounds,
     }
     if isinstance(failure, ChatError):
-        data["error"] = {"type": type(failure).__name__, "message": failure.message, "exit_code": int(failure.exit_code)}
+        data["error"] = {"type": type(failure).__name__, "message": failure.message,
+                         "exit_code": int(failure.exit_code)}
     elif isinstance(failure, KeyboardInterrupt):
         data["error"] = {"type": "Interrupted", "message": "interrupted", "exit_code": int(ExitCode.INTERRUPTED)}
     return data

@@ -22,7 +22,6 @@ def human_size(n: int) -> str:
     return str(n)
 
 
-
 def stdin_has_data(stream: BinaryIO) -> bool:
     """Whether stdin is something to read: a pipe or file (wait for it), or anything with data ready."""
     try:
@@ -55,7 +54,8 @@ def read_stdin(stream: BinaryIO, limit: int = MAX_STDIN) -> str:
         elif chunks:
             chunks = []  # keep counting, stop keeping
     if size > limit:
-        raise UsageError(f"stdin is too large: {human_size(size)} (limit {human_size(limit)}); pipe less, e.g. through head")
+        raise UsageError(f"stdin is too large: {human_size(size)} (limit {human_size(limit)}); "
+                         "pipe less, e.g. through head")
     return decode_text(b"".join(chunks), "stdin")
 
 

@@ -8,7 +8,8 @@ from typing import Annotated, Any, TextIO
 
 import typer
 
-from chatcli.config import model as cfgmod
+from chatcli.config import Config, config_path, load_config
+from chatcli.config.editing import effective_dict, get_value, init_config, looks_secret, mask_secret, set_value
 
 config_app = typer.Typer(
     name="config",
@@ -50,7 +51,7 @@ def _literal(value: Any) -> str:
 @config_app.command("path")
 def path_command(ctx: typer.Context, config: ConfigOption = None) -> None:
     """Print the config file path in use (whether or not it exists)."""
-    typer.echo(str(cfgmod.config_path(config_arg(ctx, config))))
+    typer.echo(str(config_path(config_arg(ctx, config))))
 
 
 @config_app.command("show")
@@ -58,10 +59,10 @@ def show_command(ctx: typer.Context, config: ConfigOption = None) -> None:
     """Print the effective configuration as TOML, secrets masked."""
     import tomli_w
 
-    cfg = cfgmod.load_config(config_arg(ctx, config))
+    cfg = load_config(config_arg(ctx, config))
     note = "" if cfg.exists else " (not found: built-in presets only)"
     typer.echo(f"# {cfg.path}{note}\n")
-    typer.echo(tomli_w.dumps(cfgmod.effective_dict(cfg, mask=True)).rstrip("\n"))
+    typer.echo(tomli_w.dumps(effective_dict(cfg, mask=True)).rstrip("\n"))
 
 
 @config_app.command("init")
@@ -71,8 +72,8 @@ def init_command(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a commented starter config file."""
-    path = cfgmod.config_path(config_arg(ctx, config))
-    cfgmod.init_config(path, force=force)
+    path = config_path(config_arg(ctx, config))
+    init_config(path, force=force)
     typer.echo(f"wrote {path}")
 
 
@@ -83,7 +84,7 @@ def get_command(
     config: ConfigOption = None,
 ) -> None:
     """Print the effective value of a key (nothing if it is unset)."""
-    value = cfgmod.get_value(cfgmod.load_config(config_arg(ctx, config)), key)
+    value = get_value(load_config(config_arg(ctx, config)), key)
     if value is not None:
         typer.echo(_literal(value))
 
@@ -96,19 +97,19 @@ def set_command(
     config: ConfigOption = None,
 ) -> None:
     """Set a key in the config file (validated before it is written)."""
-    cfgmod.set_value(cfgmod.config_path(config_arg(ctx, config)), key, value)
+    set_value(config_path(config_arg(ctx, config)), key, value)
     last = key.rsplit(".", 1)[-1]
-    shown = cfgmod.mask_secret(value) if cfgmod.looks_secret(last) else value
+    shown = mask_secret(value) if looks_secret(last) else value
     typer.echo(f"set {key} = {shown}")
 
 
 def providers_command(config: ConfigOption = None) -> None:
     """List the configured providers, their default model and API key status."""
-    cfg = cfgmod.load_config(config)
+    cfg = load_config(config)
     print_providers(cfg, sys.stdout, tty=sys.stdout.isatty())
 
 
-def print_providers(cfg: cfgmod.Config, out: TextIO, tty: bool) -> None:
+def print_providers(cfg: Config, out: TextIO, tty: bool) -> None:
     """Write the provider table: Rich on a terminal, tab-separated lines otherwise."""
     rows = [
         (name, p.kind, p.base_url or "-", p.model, p.key_status(), name == cfg.default_provider)

@@ -1,5 +1,26 @@
-"""Configuration: the typed model, presets, loading (with file:line errors) and editing."""
+"""Configuration: the typed model, presets, loading (with file:line errors) and editing (comments kept).
 
-from chatcli.config.model import Config, ProviderConfig, StoreConfig, config_path, load_config
+model: the dataclasses. presets: built-in providers and the starter file. loading: path, reading
+and checking. lines: the file line of a dotted key. editing: get/show/set/init. prices: [prices].
+"""
 
-__all__ = ["Config", "ProviderConfig", "StoreConfig", "config_path", "load_config"]
+from chatcli.config.loading import config_path, load_config
+from chatcli.config.model import (
+    Config,
+    ContextConfig,
+    ProviderConfig,
+    StoreConfig,
+    ToolsConfig,
+    WeatherSettings,
+)
+
+__all__ = [
+    "Config",
+    "ContextConfig",
+    "ProviderConfig",
+    "StoreConfig",
+    "ToolsConfig",
+    "WeatherSettings",
+    "config_path",
+    "load_config",
+]

@@ -13,12 +13,19 @@ cached = 0.32                                     # optional: per million cached
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
-from chatcli.core.messages import Usage
+from typing import Any, Protocol
 
 SYMBOLS = {"CNY": "¥", "RMB": "¥", "USD": "$", "EUR": "€"}
 PRICE_KEYS = ("input", "output", "cached")
+
+
+class TokenCounts(Protocol):
+    """The token counts a price applies to (chatcli.core.messages.Usage has them; config never imports core)."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int | None
+    reasoning_tokens: int | None
 
 
 @dataclass
@@ -29,7 +36,8 @@ class Price:
     output: float
     cached: float | None = None
 
-    def cost(self, usage: Usage) -> float:
+    def cost(self, usage: TokenCounts) -> float:
+        """What the usage cost in the configured currency."""
         cached = min(usage.cached_tokens or 0, usage.prompt_tokens)
         fresh = usage.prompt_tokens - cached
         cached_price = self.input if self.cached is None else self.cached
@@ -45,7 +53,7 @@ def price_for(prices: dict[str, Any], model: str) -> Price | None:
                  float(entry["cached"]) if entry.get("cached") is not None else None)
 
 
-def cost_of(prices: dict[str, Any], model: str, usage: Usage | None) -> float | None:
+def cost_of(prices: dict[str, Any], model: str, usage: TokenCounts | None) -> float | None:
     """What usage of a model cost, if [prices] has the model."""
     price = price_for(prices, model)
     return price.cost(usage) if price is not None and usage is not None else None
@@ -61,7 +69,7 @@ def money(amount: float, prices: dict[str, Any]) -> str:
     return f"{symbol}{number}" if symbol else f"{number} {currency}"
 
 
-def usage_line(usage: Usage, cost: str | None = None) -> str:
+def usage_line(usage: TokenCounts, cost: str | None = None) -> str:
     """`usage: 1,234 in (200 cached) · 56 out (30 reasoning) · ¥0.0012`."""
     line = f"usage: {usage.prompt_tokens:,} in"
     if usage.cached_tokens:

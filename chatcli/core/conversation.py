@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -123,7 +123,7 @@ class Conversation:
         try:
             while True:
                 calls = yield from self._model_call(provider, base, tools, turn, budget)
-                if not calls:
+                if not calls or tools is None:
                     return
                 if turn.rounds >= max_rounds:
                     self._answer_unrun(calls, f"not run: the limit of {max_rounds} tool rounds was reached")
@@ -131,7 +131,7 @@ class Conversation:
                                  "the model kept asking for more")
                     return
                 turn.rounds += 1
-                yield from self._run_tools(tools, calls, turn)  # type: ignore[arg-type]
+                yield from self._run_tools(tools, calls, turn)
         except KeyboardInterrupt:
             turn.interrupted = True
             raise
@@ -140,7 +140,7 @@ class Conversation:
             raise
 
     def _model_call(self, provider: Provider, base: ChatRequest, tools: ToolRegistry | None,
-                    turn: Turn, budget: int | None) -> Iterator[Event]:
+                    turn: Turn, budget: int | None) -> Generator[Event, None, list[ToolCall]]:
         """One request; records the assistant message (even a partial one). Returns its tool calls."""
         messages, dropped = fit(self.messages, budget) if budget else (list(self.messages), 0)
         if dropped > turn.dropped:  # said once per turn, unless tool results push out more
@@ -183,8 +183,8 @@ class Conversation:
                 yield result
         finally:
             for call in calls:
-                result = done.get(id(call))
-                content = result.content if result else json.dumps({"error": "interrupted before it finished"})
+                finished = done.get(id(call))
+                content = finished.content if finished else json.dumps({"error": "interrupted before it finished"})
                 self.append(Message("tool", content, tool_call_id=call.id, name=call.name))
 
     def last_user_index(self) -> int | None:

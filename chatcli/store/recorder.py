@@ -1,13 +1,16 @@
-"""Saving conversations as they happen: the link between a Conversation and the Store."""
+"""Saving conversations as they happen: the link between a conversation and the store."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from chatcli.config import Config
-from chatcli.core.conversation import Conversation
-from chatcli.core.messages import Message, Usage
-from chatcli.store.store import ConversationInfo, Store
+from chatcli.store.store import Store
+
+if TYPE_CHECKING:
+    from chatcli.config import Config
+    from chatcli.core.conversation import Conversation
+    from chatcli.core.messages import Message, Usage
 
 
 def open_store(cfg: Config, save: bool, warn: Callable[[str], None]) -> Store:
@@ -34,12 +37,15 @@ class Recorder:
     def _save(self, message: Message, usage: Usage | None) -> None:
         if self.conversation_id is None:
             return
+        provider: str | None
+        model: str | None
         provider, model = self.where()
         if message.role == "user":
-            provider = model = None  # type: ignore[assignment]  # only answers say who produced them
+            provider = model = None  # only answers say who produced them
         self.store.add_message(self.conversation_id, message, provider=provider, model=model, usage=usage)
 
     def sync_system(self, conversation: Conversation) -> None:
+        """The system prompt changed: save it."""
         if self.conversation_id:
             self.store.set_system(self.conversation_id, conversation.system)
 
@@ -48,16 +54,3 @@ class Recorder:
         if self.conversation_id:
             kept = sum(1 for m in conversation.messages if m.role != "system")
             self.store.truncate(self.conversation_id, kept)
-
-
-def load(store: Store, ref: str | None) -> tuple[Conversation, ConversationInfo]:
-    """A saved conversation by id prefix, or the last one when ref is None."""
-    from chatcli.errors import UsageError
-
-    cid = store.resolve(ref) if ref else store.last_id()
-    if cid is None:
-        raise UsageError("no saved conversation to continue yet")
-    info = store.info(cid)
-    conversation = Conversation(info.system)
-    conversation.messages.extend(store.messages(cid))
-    return conversation, info

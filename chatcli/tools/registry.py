@@ -147,8 +147,13 @@ def _arguments(tool: Tool, raw: str) -> dict[str, Any]:
     return checked
 
 
+_PY_TYPES: dict[str, type | tuple[type, ...]] = {
+    "string": str, "integer": int, "number": (int, float), "boolean": bool, "array": list,
+}
+
+
 def _is_type(value: Any, json_type: str | None) -> bool:
-    expected = {"string": str, "integer": int, "number": (int, float), "boolean": bool, "array": list}.get(json_type or "")
+    expected = _PY_TYPES.get(json_type or "")
     if expected is None:
         return True
     if json_type in ("integer", "number") and isinstance(value, bool):

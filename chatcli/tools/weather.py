@@ -24,11 +24,10 @@ Every failure is returned as {"error": "<message for the model to relay>"}.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
-DEFAULT_GEOCODING_URL = "https://geocoding-api.open-meteo.com/v1/search"
-DEFAULT_FORECAST_URL = "https://api.open-meteo.com/v1/forecast"
+from chatcli.config.model import WeatherSettings
+
 UNITS = ("celsius", "fahrenheit")
 CURRENT_FIELDS = ("temperature_2m", "relative_humidity_2m", "apparent_temperature",
                   "weather_code", "wind_speed_10m")
@@ -69,15 +68,6 @@ _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 # Longest first so "自治区" is stripped whole rather than just "区".
 _ADMIN_SUFFIXES = ("特别行政区", "自治区", "自治州", "自治县", "地区", "街道",
                    "市", "区", "县", "省", "镇", "乡", "村", "旗", "盟")
-
-
-@dataclass(frozen=True)
-class WeatherSettings:
-    """Where and how patiently to ask for the weather."""
-
-    geocoding_url: str = DEFAULT_GEOCODING_URL
-    forecast_url: str = DEFAULT_FORECAST_URL
-    timeout: float = 10.0
 
 
 class _Failure(Exception):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any, Protocol, TextIO
 
 from chatcli.core.messages import (
@@ -15,29 +14,22 @@ from chatcli.core.messages import (
 )
 from chatcli.ui.lines import source_lines, tool_line
 from chatcli.ui.sanitize import Sanitizer, strip_controls
-
-DIM, RESET = "\x1b[2m", "\x1b[0m"
-
-
-def use_color(stream: TextIO) -> bool:
-    """Whether to style output for this stream (a terminal, not TERM=dumb, no NO_COLOR)."""
-    return is_terminal(stream) and not os.environ.get("NO_COLOR")
-
-
-def is_terminal(stream: TextIO) -> bool:
-    """A real terminal that understands escape codes."""
-    try:
-        return stream.isatty() and os.environ.get("TERM") != "dumb"
-    except (AttributeError, ValueError):
-        return False
+from chatcli.ui.terminal import Terminal, is_terminal, notice, styled, use_color, width_of
 
 
 class Renderer(Protocol):
+    """Shows the events of one answer."""
+
     def handle(self, event: Event) -> None: ...
 
     def line(self, text: str) -> None: ...
 
     def close(self) -> None: ...
+
+
+def renderer_for(term: Terminal, *, mode: str = "auto", show_reasoning: bool = True) -> Renderer:
+    """The renderer for an answer on a terminal's streams."""
+    return make_renderer(term.out, term.err, mode=mode, show_reasoning=show_reasoning)
 
 
 def make_renderer(out: TextIO, err: TextIO, *, mode: str = "auto", show_reasoning: bool = True) -> Renderer:
@@ -127,7 +119,7 @@ class TerminalRenderer:
         elif self._md is not None:
             self._md.handle(event)
         elif isinstance(event, ToolResult):
-            self.line(tool_line(event, _columns(self.out)))
+            self.line(tool_line(event, width_of(self.out)))
         elif isinstance(event, Notice):
             self.line(f"chat: {event.text}")
 
@@ -138,27 +130,9 @@ class TerminalRenderer:
         elif self._md is not None:
             self._md.line(text)
         else:  # nothing streamed yet: no need to load rich for one line
-            line = strip_controls(text)
-            self.out.write(f"{DIM}{line}{RESET}\n" if self.color else f"{line}\n")
+            self.out.write(styled(strip_controls(text), self.out) + "\n")
             self.out.flush()
 
     def close(self) -> None:
         if self._md is not None:
             self._md.close()
-
-
-def _columns(stream: TextIO) -> int:
-    """The terminal's width (100 if unknown)."""
-    try:
-        return os.get_terminal_size(stream.fileno()).columns
-    except (AttributeError, ValueError, OSError):
-        return 100
-
-
-def notice(message: str, err: TextIO, prefix: str = "chat: ") -> None:
-    """One line on stderr, dim on a terminal."""
-    line = f"{prefix}{strip_controls(message)}"
-    if use_color(err):
-        line = f"{DIM}{line}{RESET}"
-    err.write(line + "\n")
-    err.flush()

@@ -1,0 +1,248 @@
+"""The chat session: the one object `chat ask` and the REPL drive.
+
+It owns the config, the providers (one per name, made when first used), the model, the
+generation options and their checks, the tools, the context budget, the conversation and its
+recorder, and the usage and cost totals. A turn is one call: `session.send(content)` yields the
+turn's events; front ends only read input, render the events and pick exit codes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from chatcli.app.inputs import MAX_STDIN
+from chatcli.config.prices import cost_of
+from chatcli.core.context import budget, estimate_messages
+from chatcli.core.conversation import Conversation, Turn, finish_notice
+from chatcli.core.messages import Event, Usage
+from chatcli.core.options import GenerationOptions
+from chatcli.errors import UsageError
+from chatcli.store.recorder import Recorder
+from chatcli.store.store import ConversationInfo, Store
+
+if TYPE_CHECKING:
+    from chatcli.app.attachments import Attachment
+    from chatcli.config import Config, ProviderConfig
+    from chatcli.providers.base import Provider
+    from chatcli.tools.registry import ToolRegistry
+
+Content = str | list[dict[str, Any]]
+
+
+@dataclass
+class Outcome:
+    """What to tell the user about how a turn ended, beyond the answer itself."""
+
+    message: str
+    failed: bool
+
+
+class ChatSession:
+    """One conversation with a model, its settings and its running totals."""
+
+    def __init__(self, cfg: Config, *, provider: str | None = None, model: str | None = None,
+                 system: str | None = None, flags: GenerationOptions | None = None, tools: bool = True,
+                 stream: bool = True, store: Store | None = None,
+                 notify: Callable[[str], None] | None = None) -> None:
+        self.cfg = cfg
+        pcfg = cfg.provider(provider)
+        self.provider_name = pcfg.name
+        self.model = model or pcfg.model
+        self.flags = flags or GenerationOptions()  # the command line's and /think, /search
+        self.tools_on = tools and cfg.tools.enabled
+        self.stream = stream
+        self.notify = notify or (lambda _message: None)
+        self.store = store or Store.disabled()
+        self.conversation = Conversation(system)
+        self.recorder = Recorder(self.store, lambda: (self.provider_name, self.model))
+        self.recorder.start(self.conversation)
+        self.totals = Usage()
+        self.cost: float | None = None  # of the answers whose model has a price in [prices]; None: none had
+        self.requests = 0
+        self.last_prompt_tokens = 0
+        self._providers: dict[str, Provider] = {}
+
+    # --- what is in use ----------------------------------------------------------------------
+
+    @property
+    def provider_config(self) -> ProviderConfig:
+        return self.cfg.providers[self.provider_name]
+
+    def provider(self) -> Provider:
+        """The provider in use, made on first use and kept for the session."""
+        if self.provider_name not in self._providers:
+            from chatcli.providers import create_provider
+
+            self._providers[self.provider_name] = create_provider(self.provider_config, notify=self.notify)
+        return self._providers[self.provider_name]
+
+    def generation(self) -> GenerationOptions:
+        """The provider's config defaults with the flags laid over them, checked (UsageError if refused)."""
+        options = GenerationOptions.from_config(self.provider_config).merged(self.flags).validate(stream=self.stream)
+        self.provider().check_options(options)
+        return options
+
+    def tools(self) -> ToolRegistry | None:
+        """The tools offered with this model, or None."""
+        from chatcli.tools.builtins import tools_for
+
+        return tools_for(self.cfg.tools, self.model, self.tools_on)
+
+    def budget(self) -> int:
+        """Tokens a request may carry."""
+        return budget(self.model, self.cfg.context.max_tokens)
+
+    def context_used(self) -> int:
+        """Tokens the conversation takes now: the last reported figure, or the estimate if larger."""
+        return max(self.last_prompt_tokens, estimate_messages(self.conversation.messages))
+
+    @property
+    def last(self) -> Turn | None:
+        """The last turn sent, if any."""
+        return self.conversation.last
+
+    @property
+    def conversation_id(self) -> str | None:
+        return self.recorder.conversation_id
+
+    # --- a turn ----------------------------------------------------------------------------
+
+    def check(self) -> GenerationOptions:
+        """The generation options a turn would use; a ChatError now for what would stop it before it is sent."""
+        return self.generation()
+
+    def content(self, text: str, attachments: Sequence[Attachment], *, text_budget: int = MAX_STDIN) -> Content:
+        """The user message: text with the attachments, checked against the provider and uploaded."""
+        if not attachments:
+            return text
+        from chatcli.app.attachments import build_content
+
+        return build_content(text, attachments, self.provider(), self.model, text_budget=text_budget)
+
+    def send(self, content: Content) -> Iterator[Event]:
+        """Send one user message; yield the turn's events. Options are checked before anything is saved."""
+        provider, generation = self.provider(), self.generation()
+        return self._turn(provider, generation, content)
+
+    def _turn(self, provider: Provider, generation: GenerationOptions, content: Content) -> Iterator[Event]:
+        events = self.conversation.send(provider, self.model, content, tools=self.tools(),
+                                        max_rounds=self.cfg.tools.max_rounds, stream=self.stream,
+                                        budget=self.budget(), generation=generation)
+        try:
+            yield from events
+        finally:
+            self._account()
+
+    def _account(self) -> None:
+        turn = self.last
+        if turn is None or turn.usage is None:
+            return
+        self.totals = self.totals + turn.usage
+        self.requests += turn.rounds + 1
+        self.last_prompt_tokens = turn.usage.prompt_tokens + turn.usage.completion_tokens
+        amount = self.turn_cost(turn)
+        if amount is not None:
+            self.cost = (self.cost or 0.0) + amount
+
+    def turn_cost(self, turn: Turn | None = None) -> float | None:
+        """What a turn (default: the last) cost, if [prices] has the model."""
+        turn = turn or self.last
+        return cost_of(self.cfg.prices, self.model, turn.usage if turn else None)
+
+    def outcome(self, turn: Turn | None = None) -> Outcome | None:
+        """How a finished turn ended, if the user should hear of it (cut off, filtered, ...)."""
+        turn = turn or self.last
+        found = finish_notice(turn.finish_reason) if turn else None
+        return Outcome(*found) if found else None
+
+    def retry(self) -> Iterator[Event]:
+        """Drop the last turn and send its message again (with its attachments)."""
+        i = self.conversation.last_user_index()
+        if i is None:
+            raise UsageError("nothing to retry")
+        content = self.conversation.messages[i].content or ""
+        self.check()  # refused options leave the turn where it was
+        self.undo()
+        return self.send(content)
+
+    # --- changing the session ------------------------------------------------------------
+
+    def switch_provider(self, name: str) -> None:
+        """Use another provider and its default model; the conversation carries over (ConfigError if unknown)."""
+        pcfg = self.cfg.provider(name)
+        self.provider_name, self.model = pcfg.name, pcfg.model
+
+    def switch_model(self, model: str) -> None:
+        self.model = model
+
+    @property
+    def system(self) -> str | None:
+        return self.conversation.system
+
+    @system.setter
+    def system(self, text: str | None) -> None:
+        self.conversation.system = text
+        self.recorder.sync_system(self.conversation)
+
+    def clear(self) -> None:
+        """Start a new conversation, keeping the system prompt."""
+        self.conversation.clear()
+        self.recorder.start(self.conversation)
+        self.last_prompt_tokens = 0
+
+    def undo(self) -> str | None:
+        """Drop the last turn, here and in the store; its text, or None if there was none."""
+        text = self.conversation.undo()
+        if text is not None:
+            self.recorder.truncated(self.conversation)
+        return text
+
+    def resume(self, ref: str | None) -> ConversationInfo:
+        """Continue a saved conversation (the last when ref is None) with the provider and model it used."""
+        cid = self.store.resolve(ref) if ref else self.store.last_id()
+        if cid is None:
+            raise UsageError("no saved conversation to continue yet")
+        info = self.store.info(cid)
+        conversation = Conversation(info.system)
+        conversation.messages.extend(self.store.messages(cid))
+        if info.provider in self.cfg.providers:
+            self.provider_name = info.provider
+            self.model = info.model or self.provider_config.model
+        self.conversation = conversation
+        self.recorder.start(conversation, info.id)
+        self.last_prompt_tokens = 0
+        return info
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def open_session(cfg: Config, *, provider: str | None = None, model: str | None = None,
+                 system: str | None = None, resume: str | None = None, save: bool = True,
+                 notify: Callable[[str], None] | None = None,
+                 **options: Any) -> tuple[ChatSession, ConversationInfo | None]:
+    """A session as the command line asks for it: resume is an id prefix, "" for the last one, or None.
+
+    Flags given now win over what a resumed conversation last used.
+    """
+    from chatcli.store.recorder import open_store
+
+    warn = notify or (lambda _message: None)
+    session = ChatSession(cfg, provider=provider, model=model, system=system,
+                          store=open_store(cfg, save, warn), notify=notify, **options)
+    info = None
+    if resume is not None:
+        try:
+            info = session.resume(resume or None)
+        except BaseException:
+            session.close()
+            raise
+        if provider:
+            session.switch_provider(provider)
+        if model:
+            session.model = model
+        if system:
+            session.system = system
+    return session, info

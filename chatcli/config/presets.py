@@ -1,0 +1,77 @@
+"""Built-in provider presets and the commented starter config file."""
+
+from __future__ import annotations
+
+from typing import Any
+
+PROVIDER_KINDS = ("openai", "zhipu", "dashscope")
+DEFAULT_PROVIDER = "qwen"
+
+_QWEN_MODELS = ["qwen-plus", "qwen-max", "qwen-turbo", "qwen-long", "qwen3-max", "qwen-vl-plus", "qwq-plus"]
+_GLM_MODELS = ["glm-4-plus", "glm-4-air", "glm-4-flash", "glm-4-long", "glm-4v-plus", "glm-4.5", "glm-z1-air"]
+
+_QWEN = {"kind": "openai", "api_key_env": "DASHSCOPE_API_KEY", "model": "qwen-plus", "models": _QWEN_MODELS}
+PRESETS: dict[str, dict[str, Any]] = {
+    "qwen": {**_QWEN, "base_url": "https://dashscope.aliyuncs.com/compatible-mode/v1"},
+    "qwen-intl": {**_QWEN, "base_url": "https://dashscope-intl.aliyuncs.com/compatible-mode/v1"},
+    "dashscope": {**_QWEN, "kind": "dashscope", "base_url": "https://dashscope.aliyuncs.com/api/v1"},
+    "openai": {
+        "kind": "openai", "base_url": "https://api.openai.com/v1", "api_key_env": "OPENAI_API_KEY",
+        "model": "gpt-4o-mini", "models": ["gpt-4o-mini", "gpt-4o", "gpt-4.1", "gpt-4.1-mini", "o4-mini"],
+    },
+    "ollama": {"kind": "openai", "base_url": "http://localhost:11434/v1", "api_key_env": "", "model": "llama3.2"},
+    "zhipu": {
+        "kind": "zhipu", "base_url": "https://open.bigmodel.cn/api/paas/v4", "api_key_env": "ZHIPUAI_API_KEY",
+        "model": "glm-4-plus", "models": _GLM_MODELS,
+    },
+}
+
+STARTER_CONFIG = """\
+# chatcli configuration (TOML).
+# `chat config show` prints the effective settings, `chat providers` the key status.
+
+# Provider used when --provider is not given.
+default_provider = "qwen"
+
+# Built-in presets: qwen, qwen-intl, openai, ollama, zhipu.
+# A [providers.NAME] table named like a preset overrides only the fields it sets.
+# Keys come from api_key_cmd (a shell command printing the key), api_key (literal,
+# discouraged) or the environment variable named by api_key_env, in that order.
+
+# [providers.qwen]                  # Alibaba DashScope, mainland China
+# model = "qwen-max"
+# api_key_env = "DASHSCOPE_API_KEY"
+# extra_body = { enable_thinking = false }
+# timeout = 120
+
+# [providers.qwen-intl]             # DashScope international (Singapore)
+# model = "qwen-plus"
+
+# [providers.dashscope]             # DashScope's native protocol (no SDK), same key as qwen
+# model = "qwen-max"
+
+# [providers.openai]
+# model = "gpt-4o"
+# api_key_cmd = "pass show openai/api-key"
+
+# [providers.ollama]                # local server, no key needed
+# base_url = "http://localhost:11434/v1"
+# model = "qwen2.5:7b"
+
+# [providers.zhipu]                 # Zhipu GLM
+# model = "glm-4-flash"
+# api_key_env = "ZHIPUAI_API_KEY"
+
+# A provider of your own needs kind ("openai", "zhipu" or "dashscope"), base_url and model:
+# [providers.myvllm]
+# kind = "openai"
+# base_url = "http://localhost:8000/v1"
+# model = "Qwen/Qwen2.5-7B-Instruct"
+# models = ["Qwen/Qwen2.5-7B-Instruct"]
+# api_key_env = "VLLM_API_KEY"      # leave out (or "") if no key is needed
+
+# Conversations are saved as they happen (`chat sessions list`, `chat -c` to continue).
+# [store]
+# enabled = true                    # false (or --no-save) saves nothing
+# path = "~/chat-history.db"        # default: chat.db in $XDG_DATA_HOME/chatcli
+"""
