@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chatcli.app.inputs import MAX_STDIN, decode_text, human_size
-from chatcli.core.messages import FILEID_PART
+from chatcli.core.messages import FILEID_PART, content_text
 from chatcli.errors import UsageError
 
 if TYPE_CHECKING:
@@ -272,20 +272,7 @@ def fenced(name: str, text: str) -> str:
 
 def describe(content: Any) -> str:
     """Message content for a listing: the text, with `[image]`-style marks for the other parts."""
-    if content is None or isinstance(content, str):
-        return content or ""
-    marks, text = [], ""
-    for part in content:
-        kind = part.get("type") if isinstance(part, dict) else None
-        if kind == "text":
-            text = part.get("text", "")
-        elif kind == "video":
-            marks.append(f"[video: {len(part.get('video') or [])} frames]")
-        elif kind == FILEID_PART:
-            marks.append(f"[document {part.get('name') or part.get('file_id')}]")
-        else:
-            marks.append("[image]" if kind == "image_url" else f"[{kind}]")
-    return " ".join([*marks, text]).strip()
+    return content_text(content, marks=True)
 
 
 def _natural(name: str) -> list[Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from chatcli.core.options import GenerationOptions
@@ -93,11 +93,34 @@ class Message:
 FILEID_PART = "fileid"  # {"type": "fileid", "file_id", "name"}: a document uploaded to DashScope
 
 
-def content_text(content: str | list[dict[str, Any]] | None) -> str:
-    """The text of message content (the text parts of a multi-part message)."""
+def content_text(content: str | list[dict[str, Any]] | None, *, marks: bool = False, sep: str = "\n") -> str:
+    """The text of message content: its text parts (untyped `{"text": ...}` parts too, as native replies send).
+
+    With marks, the other parts come first as `[image]`, `[video: 3 frames]`, `[document a.pdf]`.
+    """
     if not isinstance(content, list):
         return content or ""
-    return "\n".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+    texts, labels = [], []
+    for part in content:
+        if not isinstance(part, dict):
+            continue
+        kind = part.get("type", "text" if "text" in part else None)
+        if kind == "text":
+            texts.append(str(part.get("text") or ""))
+        elif marks:
+            labels.append(part_label(part))
+    text = sep.join(texts)
+    return " ".join([*labels, text]).strip() if marks else text
+
+
+def part_label(part: dict[str, Any]) -> str:
+    """A non-text content part in a listing."""
+    kind = part.get("type")
+    if kind == "video":
+        return f"[video: {len(part.get('video') or [])} frames]"
+    if kind == FILEID_PART:
+        return f"[document {part.get('name') or part.get('file_id')}]"
+    return "[image]" if kind == "image_url" else f"[{kind or 'part'}]"
 
 
 @dataclass
@@ -160,4 +183,4 @@ class Sources:
     items: list[dict[str, Any]]
 
 
-Event = Union[TextDelta, ReasoningDelta, ToolCallEvent, UsageEvent, Finish, ToolResult, Notice, Sources]
+Event = TextDelta | ReasoningDelta | ToolCallEvent | UsageEvent | Finish | ToolResult | Notice | Sources

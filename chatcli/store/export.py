@@ -8,6 +8,7 @@ import time
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
+from chatcli.core.messages import content_text
 from chatcli.errors import UsageError
 
 if TYPE_CHECKING:
@@ -56,17 +57,6 @@ def stamp(ts: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
 
 
-def text_of(content: Any) -> str:
-    """Message content as text (the text parts of a multi-part message, images as a placeholder)."""
-    if content is None or isinstance(content, str):
-        return content or ""
-    parts = []
-    for part in content:
-        kind = part.get("type") if isinstance(part, dict) else None
-        parts.append(part.get("text", "") if kind == "text" else f"[{kind or 'part'}]")
-    return "\n".join(parts)
-
-
 def code(text: str) -> str:
     """Inline code that survives backticks inside text."""
     text = " ".join(text.split())
@@ -104,12 +94,12 @@ def to_markdown(info: ConversationInfo, records: list[StoredMessage]) -> str:
         m = record.message
         out += [heading(record), ""]
         if m.role == "tool":
-            out += [code(brief(text_of(m.content))), ""]
+            out += [code(brief(content_text(m.content, marks=True))), ""]
             continue
         if m.reasoning:
             out += ["> " + line if line else ">" for line in ["**Reasoning**", "", *m.reasoning.strip().splitlines()]]
             out.append("")
-        text = text_of(m.content).strip()
+        text = content_text(m.content, marks=True).strip()
         if text:
             out += [text, ""]
         for call in m.tool_calls:

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chatcli.core.messages import Message, ToolCall, Usage
+from chatcli.core.messages import Message, ToolCall, Usage, content_text
 from chatcli.errors import ChatError, UsageError
 from chatcli.store.schema import Unusable, connect, is_busy, move_aside, reason
+from chatcli.store.titles import make_snippet, make_title
 
 ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32: no i, l, o, u
 ID_LENGTH = 8
-TITLE_WIDTH = 60  # terminal columns; CJK characters count as two
 WRITE_ATTEMPTS = 3
 MAX_GRAMS = 500  # a 2-character word is searched as the indexed trigrams it starts, if not more than this
 _CONVERSATION_COLUMNS = "c.id, c.title, c.created, c.updated, c.provider, c.model, c.system, " \
@@ -337,8 +337,7 @@ def _split_content(content: Any) -> tuple[str | None, str | None]:
     """(searchable text, JSON of the parts if content is a list of parts)."""
     if content is None or isinstance(content, str):
         return content, None
-    text = "\n".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
-    return text, json.dumps(content, ensure_ascii=False)
+    return content_text(content), json.dumps(content, ensure_ascii=False)
 
 
 def _record(row: tuple) -> StoredMessage:
@@ -370,36 +369,3 @@ def _phrase(term: str) -> str:
 
 def _like(term: str) -> str:
     return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
-def _cells(ch: str) -> int:
-    import unicodedata
-
-    return 2 if unicodedata.east_asian_width(ch) in "WF" else 1
-
-
-def make_title(text: str, width: int = TITLE_WIDTH) -> str:
-    """Text on one line, cut to about width terminal columns (at a word end when one is near)."""
-    flat = " ".join(text.split())
-    if len(flat) * 2 <= width or sum(map(_cells, flat)) <= width:
-        return flat
-    used, end = 0, 0
-    for end, ch in enumerate(flat):
-        used += _cells(ch)
-        if used > width - 1:
-            break
-    cut = flat[:end]
-    space = cut.rfind(" ")
-    if space > len(cut) * 2 // 3:
-        cut = cut[:space]
-    return cut.rstrip() + "…"
-
-
-def make_snippet(text: str, terms: list[str], width: int = 80) -> str:
-    """One line of text around the first term found."""
-    flat = " ".join(text.split())
-    low = flat.lower()
-    found = [i for i in (low.find(t.lower()) for t in terms) if i >= 0]
-    start = max(0, min(found, default=0) - width // 3)
-    shown = flat[start:start + width]
-    return ("…" if start else "") + shown + ("…" if start + width < len(flat) else "")
