@@ -44,8 +44,8 @@ class ChatSession:
 
     def __init__(self, cfg: Config, *, provider: str | None = None, model: str | None = None,
                  system: str | None = None, flags: GenerationOptions | None = None, tools: bool = True,
-                 stream: bool = True, store: Store | None = None,
-                 notify: Callable[[str], None] | None = None) -> None:
+                 stream: bool = True, store: Store | None = None, notify: Callable[[str], None] | None = None,
+                 providers: dict[str, Provider] | None = None) -> None:
         self.cfg = cfg
         pcfg = cfg.provider(provider)
         self.provider_name = pcfg.name
@@ -62,7 +62,7 @@ class ChatSession:
         self.cost: float | None = None  # of the answers whose model has a price in [prices]; None: none had
         self.requests = 0
         self.last_prompt_tokens = 0
-        self._providers: dict[str, Provider] = {}
+        self._providers: dict[str, Provider] = dict(providers or {})  # by name; tests pass fakes here
 
     # --- what is in use ----------------------------------------------------------------------
 
