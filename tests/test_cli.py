@@ -10,7 +10,8 @@ import click
 import pytest
 
 from chatcli.cli import flags
-from chatcli.cli.app import SESSION_COMMAND, TYPER_APPS, cli
+from chatcli.cli.app import SESSION_COMMAND, cli
+from chatcli.cli.groups import TYPER_APPS
 from chatcli.cli.main import run
 from chatcli.ui.terminal import Terminal
 

@@ -14,15 +14,10 @@ import click
 
 from chatcli import __version__
 from chatcli.cli import flags
+from chatcli.cli.groups import TYPER_APPS
 
 SESSION_COMMAND = "session"  # the hidden default command
 HELP = "Chat with Qwen (DashScope), GLM (Zhipu) and OpenAI-compatible models from the terminal."
-# name: (module, Typer app, short help)
-TYPER_APPS = {
-    "config": ("chatcli.cli.config_cmd", "config_app", "Show or change the configuration file."),
-    "sessions": ("chatcli.cli.sessions_cmd", "sessions_app",
-                 "List, show, search, export or delete saved conversations."),
-}
 _GROUP_ARGS = {"--version", "-h", "--help"}
 
 

@@ -8,15 +8,11 @@ from typing import Annotated, Any, TextIO
 
 import typer
 
+from chatcli.cli.subapp import sub_app
 from chatcli.config import Config, config_path, load_config
 from chatcli.config.editing import effective_dict, get_value, init_config, looks_secret, mask_secret, set_value
 
-config_app = typer.Typer(
-    name="config",
-    help="Show and edit the configuration file.",
-    no_args_is_help=True,
-    add_completion=False,
-)
+config_app = sub_app("config")
 
 ConfigOption = Annotated[
     str | None,

@@ -10,18 +10,14 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 import typer
 
 from chatcli.cli.config_cmd import ConfigOption, config_arg
+from chatcli.cli.subapp import sub_app
 from chatcli.errors import UsageError
 from chatcli.ui.sanitize import strip_controls
 
 if TYPE_CHECKING:
     from chatcli.store.store import ConversationInfo, SearchHit, Store
 
-sessions_app = typer.Typer(
-    name="sessions",
-    help="List, show, search, export and delete saved conversations.",
-    no_args_is_help=True,
-    add_completion=False,
-)
+sessions_app = sub_app("sessions")
 
 IdArg = Annotated[str, typer.Argument(metavar="ID", help="A conversation id, or a unique prefix of one.")]
 LimitOption = Annotated[int, typer.Option("--limit", "-n", min=1, help="Show at most this many.")]

@@ -1,0 +1,8 @@
+"""The command groups that are Typer apps, named here so `chat --help` lists them without loading them."""
+
+# name: (module, Typer app, short help)
+TYPER_APPS = {
+    "config": ("chatcli.cli.config_cmd", "config_app", "Show or change the configuration file."),
+    "sessions": ("chatcli.cli.sessions_cmd", "sessions_app",
+                 "List, show, search, export or delete saved conversations."),
+}
