@@ -137,11 +137,13 @@ class ChatSession:
 
     def _account(self) -> None:
         turn = self.last
-        if turn is None or turn.usage is None:
+        if turn is None:
+            return
+        self.requests += turn.rounds + 1
+        if turn.usage is None or turn.last_usage is None:
             return
         self.totals = self.totals + turn.usage
-        self.requests += turn.rounds + 1
-        self.last_prompt_tokens = turn.usage.prompt_tokens + turn.usage.completion_tokens
+        self.last_prompt_tokens = turn.last_usage.prompt_tokens + turn.last_usage.completion_tokens
         amount = self.turn_cost(turn)
         if amount is not None:
             self.cost = (self.cost or 0.0) + amount

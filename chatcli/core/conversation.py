@@ -60,7 +60,8 @@ class Turn:
     reasoning: str = ""
     tool_calls: list[ToolCall] = field(default_factory=list)
     tool_results: list[ToolResult] = field(default_factory=list)
-    usage: Usage | None = None
+    usage: Usage | None = None  # summed over the turn's model calls
+    last_usage: Usage | None = None  # of its last model call: what the conversation now takes
     finish_reason: str | None = None
     sources: list[dict[str, Any]] = field(default_factory=list)  # web search results, if any
     rounds: int = 0
@@ -79,6 +80,7 @@ class Turn:
             self.tool_results.append(event)
         elif isinstance(event, UsageEvent):
             self.usage = event.usage if self.usage is None else self.usage + event.usage
+            self.last_usage = event.usage
         elif isinstance(event, Finish):
             self.finish_reason = event.reason
         elif isinstance(event, Sources):
