@@ -11,6 +11,7 @@ import typer
 from chatcli.cli.subapp import sub_app
 from chatcli.config import Config, config_path, load_config
 from chatcli.config.editing import effective_dict, get_value, init_config, looks_secret, mask_secret, set_value
+from chatcli.ui.terminal import is_terminal
 
 config_app = sub_app("config")
 
@@ -102,7 +103,7 @@ def set_command(
 def providers_command(config: ConfigOption = None) -> None:
     """List the configured providers, their default model and API key status."""
     cfg = load_config(config)
-    print_providers(cfg, sys.stdout, tty=sys.stdout.isatty())
+    print_providers(cfg, sys.stdout, tty=is_terminal(sys.stdout))
 
 
 def print_providers(cfg: Config, out: TextIO, tty: bool) -> None:

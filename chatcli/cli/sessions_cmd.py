@@ -13,6 +13,7 @@ from chatcli.cli.config_cmd import ConfigOption, config_arg
 from chatcli.cli.subapp import sub_app
 from chatcli.errors import UsageError
 from chatcli.ui.sanitize import strip_controls
+from chatcli.ui.terminal import Terminal, is_terminal
 
 if TYPE_CHECKING:
     from chatcli.store.store import ConversationInfo, SearchHit, Store
@@ -34,7 +35,7 @@ def open_store(ctx: typer.Context, config: str | None) -> Store:
     store = Store.open(path, warnings.append)
     failure = None if store.enabled else (warnings.pop() if warnings else f"cannot open {path}")
     for line in warnings:  # e.g. a bad file was moved aside
-        sys.stderr.write(f"chat: {strip_controls(line)}\n")
+        Terminal().error(line)
     if failure:
         raise StoreError(failure)
     return store
@@ -43,13 +44,6 @@ def open_store(ctx: typer.Context, config: str | None) -> Store:
 def one_line(text: str | None) -> str:
     """Untrusted text made safe for one table cell or tab-separated field."""
     return " ".join(strip_controls(text or "").split())
-
-
-def is_tty(stream: TextIO) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 @sessions_app.command("list")
@@ -61,7 +55,7 @@ def list_command(ctx: typer.Context, config: ConfigOption = None, limit: LimitOp
     if as_json:
         typer.echo(json.dumps([asdict(r) for r in rows], ensure_ascii=False, indent=2))
     else:
-        print_conversations(rows, sys.stdout, tty=is_tty(sys.stdout))
+        print_conversations(rows, sys.stdout, tty=is_terminal(sys.stdout))
 
 
 @sessions_app.command("show")
@@ -69,7 +63,7 @@ def show_command(ctx: typer.Context, conversation: IdArg, config: ConfigOption =
     """Show a conversation (rendered as markdown in a terminal)."""
     with open_store(ctx, config) as store:
         text = strip_controls(store.export(store.resolve(conversation), "md"))
-    if not is_tty(sys.stdout):
+    if not is_terminal(sys.stdout):
         sys.stdout.write(text)
         return
     from rich.console import Console
@@ -92,7 +86,7 @@ def search_command(
     if as_json:
         typer.echo(json.dumps([asdict(h) for h in hits], ensure_ascii=False, indent=2))
     else:
-        print_hits(hits, sys.stdout, tty=is_tty(sys.stdout))
+        print_hits(hits, sys.stdout, tty=is_terminal(sys.stdout))
 
 
 @sessions_app.command("export")
@@ -119,7 +113,7 @@ def delete_command(
     with open_store(ctx, config) as store:
         info = store.info(store.resolve(conversation))
         if not yes:
-            if not is_tty(sys.stdin):
+            if not Terminal().interactive():
                 raise UsageError("not deleting without --yes: stdin is not a terminal")
             question = f"Delete {info.id} “{one_line(info.title)}” ({info.message_count} messages)?"
             if not typer.confirm(question, default=False, err=True):
