@@ -2,7 +2,13 @@
 
 Builds 10,000 conversations of 20 messages (mixed Chinese/English, 100-400 characters each) once in a
 temporary directory, then times each operation from a fresh `Store.open` (median of several runs).
-Usage: python bench/store.py [--conversations N] [--runs N] [--keep DIR]
+Target: every operation < 50 ms, except a one-character search for a character that appears in no
+message: one character is below the trigram index, so that search scans every message to find
+nothing (a known cost, printed but not a target). The last line says `all targets met` or
+`missed: ...` (exit status 1). A full run takes about two minutes, mostly building the database;
+--quick builds 1,000 conversations and times 3 runs each.
+
+Usage, from the repository root: python -m bench.store [--quick] [--conversations N] [--runs N] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import argparse
 import random
 import sqlite3
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -22,9 +29,9 @@ ENGLISH = """the model weather forecast python database query latency token stre
 request timeout retry context window prompt system user function call result error network config terminal
 markdown table index search history session memory cache thread process file directory permission release
 version update schema migration benchmark""".split()
-CHINESE = """北京 上海 天气 今天 明天 模型 问题 回答 数据库 查询 搜索 历史 会话 终端 配置 网络 错误 请求 超时 重试 上下文
-提示词 系统 用户 函数 调用 结果 文件 目录 权限 版本 更新 迁移 性能 测试 温度 下雨 晴天 阴天 多云 空气 质量 出门 记得
-带伞 因为 所以 但是 如果 可以 需要 应该""".split()
+CHINESE = """北京 上海 天气 今天 明天 模型 问题 回答 数据库 查询 搜索 历史 会话 终端 配置 网络 错误 请求 超时 重试
+上下文 提示词 系统 用户 函数 调用 结果 文件 目录 权限 版本 更新 迁移 性能 测试 温度 下雨 晴天 阴天 多云 空气 质量 出门
+记得 带伞 因为 所以 但是 如果 可以 需要 应该""".split()
 RARE_EN, RARE_ZH = "kubernetes", "量子计算机"  # each in about 25 of the 200,000 messages
 
 
@@ -91,17 +98,21 @@ def timed(path: Path, runs: int, op) -> tuple[float, object]:
     return statistics.median(times), result
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--conversations", type=int, default=10_000)
-    parser.add_argument("--runs", type=int, default=9)
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--quick", action="store_true", help="a smoke test: 1,000 conversations, 3 runs each")
+    parser.add_argument("--conversations", type=int, help="conversations to build (default 10,000, quick 1,000)")
+    parser.add_argument("--runs", type=int, help="runs per operation, the median counts (default 9, quick 3)")
     parser.add_argument("--keep", metavar="DIR", help="build into (or reuse) DIR/chat.db instead of a temp dir")
     args = parser.parse_args()
+    conversations = args.conversations or (1_000 if args.quick else 10_000)
+    runs = args.runs or (3 if args.quick else 9)
+    missed: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(args.keep or tmp) / "chat.db"
         if not path.exists():
-            seconds = build(path, args.conversations)
-            print(f"built {args.conversations:,} conversations x 20 messages in {seconds:.1f} s")
+            seconds = build(path, conversations)
+            print(f"built {conversations:,} conversations x 20 messages in {seconds:.1f} s")
         size = sum(p.stat().st_size for p in path.parent.glob(path.name + "*")) / 1e6
         print(f"database: {size:.0f} MB, SQLite {sqlite3.sqlite_version}\n")
         cases = [
@@ -118,15 +129,20 @@ def main() -> None:
             ("search '熊猫' (2 chars, absent)", lambda s: len(s.search("熊猫"))),
             ("search 'th' (2 ASCII chars, common)", lambda s: len(s.search("th"))),
             ("search '晴' (1 char: LIKE scan)", lambda s: len(s.search("晴"))),
-            ("search '熊' (1 char, absent: full LIKE scan)", lambda s: len(s.search("熊"))),
         ]
+        known = [("search '熊' (1 char, absent: full LIKE scan)", lambda s: len(s.search("熊")))]  # not a target
         print(f"{'operation':52} {'median':>9}  {'target':>7}  rows")
-        for name, op in cases:
-            ms, rows = timed(path, args.runs, op)
-            verdict = "ok" if ms < TARGET_MS else "SLOW"
+        for name, op in cases + known:
+            ms, rows = timed(path, runs, op)
+            target = name not in dict(known)
+            verdict = "known non-target" if not target else "ok" if ms < TARGET_MS else "SLOW"
+            missed += [f"{name} ({ms:.1f} ms)"] if verdict == "SLOW" else []
             pad = " " * (52 - sum(2 if "\u4e00" <= ch <= "\u9fff" else 1 for ch in name))
-            print(f"{name}{pad} {ms:7.1f} ms  <{TARGET_MS:.0f} ms  {rows if rows is not None else '':>4}  {verdict}")
+            limit = f"<{TARGET_MS:.0f} ms" if target else "none"
+            print(f"{name}{pad} {ms:7.1f} ms  {limit:>7}  {rows if rows is not None else '':>4}  {verdict}")
+    print("missed: " + "; ".join(missed) if missed else "all targets met")
+    return 1 if missed else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -9,16 +9,20 @@ import subprocess
 import sys
 import time
 import zlib
+from typing import Literal
 
 import pyte
 import pytest
 from rich.console import Console
+from rich.markdown import Markdown
 
-from chatcli.core.messages import Finish, Notice, ReasoningDelta, TextDelta, ToolCall, ToolCallEvent, ToolResult
-from chatcli.ui.mdstream import BlockSplitter, MarkdownRenderer, markdown
+from chatcli.core.messages import Event, Finish, Notice, ReasoningDelta, TextDelta, ToolCall, ToolCallEvent, ToolResult
+from chatcli.ui.blocks import BlockSplitter
+from chatcli.ui.mdstream import CODE_THEME, MarkdownRenderer, markdown
 from chatcli.ui.render import PlainRenderer, TerminalRenderer, make_renderer
 
 WIDTH = 100
+Colors = Literal["standard", "256", "truecolor"]
 
 CORPUS = {
     "fence_with_blank_lines": "Intro:\n\n```python\ndef f():\n\n\n    return 1\n```\n\nAfter the code.\n",
@@ -39,9 +43,15 @@ CORPUS = {
 }
 
 
-def terminal(height: int = 24, color_system: str = "truecolor") -> Console:
+def terminal(height: int = 24, color_system: Colors = "truecolor") -> Console:
     return Console(file=io.StringIO(), force_terminal=True, force_interactive=True, width=WIDTH, height=height,
                    color_system=color_system, legacy_windows=False)
+
+
+def written(console: Console) -> str:
+    """Everything written to a console whose file is an io.StringIO."""
+    assert isinstance(console.file, io.StringIO)
+    return console.file.getvalue()
 
 
 class Clock:
@@ -52,7 +62,7 @@ class Clock:
         return self.now
 
 
-def stream(pieces: list[str], height: int = 24, color_system: str = "truecolor", **kw) -> str:
+def stream(pieces: list[str], height: int = 24, color_system: Colors = "truecolor", **kw) -> str:
     """Everything the renderer writes for these text pieces, arriving 20 ms apart."""
     console, clock = terminal(height, color_system), Clock()
     renderer = MarkdownRenderer(console, clock=clock, **kw)
@@ -60,13 +70,13 @@ def stream(pieces: list[str], height: int = 24, color_system: str = "truecolor",
         renderer.handle(TextDelta(piece))
         clock.now += 0.02
     renderer.close()
-    return console.file.getvalue()
+    return written(console)
 
 
-def whole(doc: str, height: int = 24, color_system: str = "truecolor") -> str:
+def whole(doc: str, height: int = 24, color_system: Colors = "truecolor") -> str:
     console = terminal(height, color_system)
     console.print(markdown(doc))
-    return console.file.getvalue()
+    return written(console)
 
 
 def scrollback(raw: str, height: int = 24) -> list[tuple]:
@@ -161,11 +171,20 @@ def test_one_huge_block_keeps_the_live_region_small():
         clock.now += 0.2
     assert renderer._splitter.preview(24, 4000).count("\n") < 30
     renderer.close()
-    raw = console.file.getvalue()
+    raw = written(console)
     final = raw[raw.rindex("\x1b[?25h"):]
     lines = re.sub(r"\x1b\[[0-9;]*m", "", final).splitlines()
     assert [line.strip() for line in lines if "x_" in line] == [f"x_{i} = {i}" for i in range(1000)]
     assert biggest < len(final) / 20  # about 20 lines a redraw, never the whole block
+
+
+def test_markdown_is_richs_markdown():
+    """markdown() fills in Rich's `Markdown.markup` and `.parsed` itself: this fails should Rich stop using them."""
+    for doc in CORPUS.values():
+        console = terminal()
+        console.print(Markdown(doc, code_theme=CODE_THEME, hyperlinks=False))
+        assert whole(doc) == written(console)
+    assert {"markup", "parsed"} <= vars(Markdown("x")).keys()  # else markdown() falls back to the slow way
 
 
 # --- untrusted text -------------------------------------------------------------------------------
@@ -186,7 +205,7 @@ def run(events: list, height: int = 24, **kw) -> str:
         renderer.handle(event)
         clock.now += 0.2
     renderer.close()
-    return console.file.getvalue()
+    return written(console)
 
 
 def test_reasoning_dim_then_folded_to_one_line():
@@ -228,7 +247,7 @@ def test_line_after_close_and_close_twice():
     renderer.close()
     renderer.handle(TextDelta("second answer"))
     renderer.close()
-    assert text_of(console.file.getvalue()) == ["answer", "12 tokens", "second answer"]
+    assert text_of(written(console)) == ["answer", "12 tokens", "second answer"]
 
 
 # --- interruption ------------------------------------------------------------------------------------
@@ -240,7 +259,7 @@ def test_close_after_interrupt_mid_block_prints_what_arrived():
         renderer.handle(TextDelta(piece))
         clock.now += 0.05
     renderer.close()  # what ask's `finally` does after KeyboardInterrupt
-    raw = console.file.getvalue()
+    raw = written(console)
     assert scrollback(raw, 12) == scrollback(whole("# Title\n\n```python\nprint(1)\nprint(2)\n", 12), 12)
     assert raw.rindex("\x1b[?25h") > raw.rindex("\x1b[?25l")
 
@@ -268,7 +287,22 @@ def test_interrupt_while_printing_a_block_loses_and_repeats_nothing():
         for piece in pieces(doc, 4):
             renderer.handle(TextDelta(piece))
     renderer.close()
-    assert text_of(console.file.getvalue()) == ["First paragraph.", "", "Second paragraph."]
+    assert text_of(written(console)) == ["First paragraph.", "", "Second paragraph."]
+
+
+def test_interrupt_while_redrawing_loses_and_repeats_nothing():
+    doc = "First paragraph.\n\nSecond paragraph.\n\nThird"
+    console, clock = Console(file=InterruptOnce("Thi"), force_terminal=True, force_interactive=True,
+                             width=WIDTH, height=24, color_system="truecolor"), Clock()
+    renderer = MarkdownRenderer(console, clock=clock)
+    with pytest.raises(KeyboardInterrupt):
+        for piece in pieces(doc, 4):
+            renderer.handle(TextDelta(piece))
+            clock.now += 0.2
+    renderer.close()
+    raw = written(console)
+    assert text_of(raw) == ["First paragraph.", "", "Second paragraph.", "", "Thi"]
+    assert raw.rindex("\x1b[?25h") > raw.rindex("\x1b[?25l")
 
 
 # --- without a terminal --------------------------------------------------------------------------------
@@ -276,10 +310,11 @@ def test_interrupt_while_printing_a_block_loses_and_repeats_nothing():
 def test_not_a_terminal_prints_blocks_without_escape_codes():
     console = Console(file=io.StringIO(), width=WIDTH, color_system=None)
     renderer = MarkdownRenderer(console, clock=Clock())
-    for event in [ReasoningDelta("hidden"), *map(TextDelta, pieces("# T\n\ntext\n\n- a\n", 3))]:
+    events: list[Event] = [ReasoningDelta("hidden"), *map(TextDelta, pieces("# T\n\ntext\n\n- a\n", 3))]
+    for event in events:
         renderer.handle(event)
     renderer.close()
-    out = console.file.getvalue()
+    out = written(console)
     assert "\x1b" not in out and "hidden" not in out
     assert [line.rstrip() for line in out.splitlines()] == ["T".center(WIDTH).rstrip(), "", "text", "", " • a"]
 
@@ -290,9 +325,9 @@ def test_text_shows_after_a_pause_without_more_chunks():
     renderer.handle(TextDelta("first"))
     renderer.handle(TextDelta(" second"))  # too soon for a redraw
     deadline = time.monotonic() + 5
-    while "second" not in console.file.getvalue() and time.monotonic() < deadline:
+    while "second" not in written(console) and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert "first second" in console.file.getvalue()
+    assert "first second" in written(console)
     renderer.close()
 
 

@@ -1,10 +1,9 @@
 """Streamed markdown in a terminal: finished top-level blocks are printed once, only the last one is live.
 
-Only the last top-level block of a markdown document can still change. `BlockSplitter` parses the
-complete lines of the uncommitted tail with the parser Rich uses and hands back the text before the
-last top-level token; `MarkdownRenderer` prints that once and redraws just the tail, cropped from the
-bottom, in a transient `rich.live.Live` at most every `interval` seconds. See
-notes/streaming-markdown.md. Imported lazily (rich.markdown is slow to import).
+`BlockSplitter` (chatcli.ui.blocks) says which blocks of the text so far can no longer change;
+`MarkdownRenderer` prints those once and redraws just the tail, cropped from the bottom, in a
+transient `rich.live.Live` at most every `interval` seconds. See notes/streaming-markdown.md.
+Imported lazily (rich.markdown is slow to import).
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ import copy
 import functools
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from markdown_it import MarkdownIt
@@ -33,164 +32,34 @@ from chatcli.core.messages import (
     ToolCallEvent,
     ToolResult,
 )
+from chatcli.ui.blocks import SEPARATOR, BlockSplitter, last_chars, rich_parser
 from chatcli.ui.lines import tool_line
 from chatcli.ui.sanitize import Sanitizer, strip_controls
+
+__all__ = ["CODE_THEME", "BlockSplitter", "MarkdownRenderer", "markdown"]
 
 CODE_THEME = "monokai"
 REFRESH_SECONDS = 0.1
 SLOWDOWN = 20  # redraws may take at most 1/SLOWDOWN of the time
-# Before a block, an empty HTML comment and a blank line make Rich emit the blank line it puts
-# between the blocks of one document (after an hr it adds none: the rule carries its own).
-SEPARATOR = "<!-- -->\n\n"
 LIVE_LINES = 20  # the live region's height at most (and the screen's height - 2)
 
 
 @functools.lru_cache(maxsize=1)
 def _template() -> tuple[Markdown, MarkdownIt]:
-    return Markdown("", code_theme=CODE_THEME, hyperlinks=False), MarkdownIt().enable("strikethrough").enable("table")
+    return Markdown("", code_theme=CODE_THEME, hyperlinks=False), rich_parser()
 
 
 def markdown(source: str) -> Markdown:
     """The Rich renderable for model text: no hyperlinks, no markup, our code theme."""
     template, parser = _template()
-    if not hasattr(template, "parsed"):  # pragma: no cover - a Rich that stores it differently
+    if not hasattr(template, "parsed"):  # pragma: no cover - a Rich that keeps its tokens elsewhere
         return Markdown(source, code_theme=CODE_THEME, hyperlinks=False)
-    md = copy.copy(template)  # Rich builds a new parser per Markdown: a tenth of the cost here
+    # Markdown() builds a new parser every time, a tenth of the renderer's CPU here: copy a built one
+    # and fill in its public `markup` and `parsed` (what Markdown.__init__ sets from the source).
+    # tests/test_mdstream.py::test_markdown_is_richs_markdown fails should Rich stop reading them.
+    md = copy.copy(template)
     md.markup, md.parsed = source, parser.parse(source)
     return md
-
-
-def _line_start(text: str, n: int) -> int:
-    """Offset of line n (0-based, lines split on "\\n" only, as the parser counts them)."""
-    pos = 0
-    for _ in range(n):
-        pos = text.index("\n", pos) + 1
-    return pos
-
-
-def _may_close(line: str, char: str, size: int) -> bool:
-    """Whether a line might close a fence of `size` `char`s (a superset of real closing lines)."""
-    s = line.strip()
-    return len(s) >= size and s == char * len(s)
-
-
-def _last(parts: list[str], n: int) -> str:
-    """The last n characters of the text in these pieces (kept apart: no copy on every piece)."""
-    i, got = len(parts), 0
-    while i and got < n:
-        i -= 1
-        got += len(parts[i])
-    return "".join(parts[i:])[-n:]
-
-
-class BlockSplitter:
-    """The block-commit engine: feed text, get back markdown for the blocks that can no longer change."""
-
-    def __init__(self) -> None:
-        # Rich's parser, block rules only: the top-level tokens are the same, without inline work.
-        self._md = MarkdownIt().enable("strikethrough").enable("table")
-        self._md.disable(["inline", "text_join"], ignoreInvalid=True)
-        self._clear()
-
-    def _clear(self) -> None:
-        self.done = ""  # the tail's complete lines
-        self.part: list[str] = []  # the tail's last, unfinished line, in pieces
-        self.last_type: str | None = None  # top-level token type of the last committed block
-        self.tail_type: str | None = None  # type of the tail's first token at the last parse
-        self._lines = 0  # complete lines in the tail
-        self._parsed = 0  # complete lines at the last parse
-        self._fence: tuple[str, int] | None = None  # the tail is this unclosed fence
-        self._scanned = 0  # offset in done up to which lines were checked for a closing fence
-
-    def feed(self, text: str) -> str:
-        """Add text; return the markdown source of newly final blocks ("" if none)."""
-        if "\n" not in text:
-            self.part.append(text)
-            return ""
-        line = "".join(self.part) + text
-        cut = line.rfind("\n") + 1
-        self.done += line[:cut]
-        self.part = [line[cut:]]
-        self._lines += text.count("\n")
-        if not self._worth_parsing():
-            return ""
-        return self._split()
-
-    def _worth_parsing(self) -> bool:
-        """Skip parses that cannot commit: inside an open fence, or too soon in a long block."""
-        if self._fence is not None:
-            char, size = self._fence
-            lines = self.done[self._scanned:].split("\n")
-            self._scanned = len(self.done)
-            if not any(_may_close(line, char, size) for line in lines):
-                return False
-            self._fence = None
-            return True
-        # Reparsing a long block on every line would be quadratic; parse after it grew by 1/8.
-        return self._lines - self._parsed >= max(1, self._lines // 8)
-
-    def _split(self) -> str:
-        """Parse the complete lines; commit everything before the last top-level token."""
-        self._parsed = self._lines
-        tops = [t for t in self._md.parse(self.done) if t.level == 0 and t.map]
-        if not tops:
-            return ""
-        last = tops[-1]
-        fence = None
-        if last.type == "fence":
-            if last.content.count("\n") == last.map[1] - last.map[0] - 2:  # type: ignore[index]
-                return self._commit(self._lines, len(self.done), "fence", None)  # a closed fence is final
-            fence = (last.markup[0], len(last.markup))
-        source = ""
-        if len(tops) > 1:
-            offset = _line_start(self.done, last.map[0])  # type: ignore[index]
-            source = self._commit(last.map[0], offset, tops[-2].type, last.type)  # type: ignore[index]
-        else:
-            self.tail_type = last.type
-        if fence:
-            self._fence, self._scanned = fence, len(self.done)
-        return source
-
-    def _commit(self, lines: int, offset: int, kind: str, next_kind: str | None) -> str:
-        """Cut the first `lines` lines (ending at offset) off the tail and return them as a block."""
-        source = self._source(self.done[:offset])
-        self.done, self.last_type, self.tail_type = self.done[offset:], kind, next_kind
-        self._lines -= lines
-        self._parsed = 0
-        self._fence = None
-        return source
-
-    def _source(self, block: str) -> str:
-        """Markdown for a block printed on its own, spaced as inside the whole document."""
-        if not block.strip():
-            return ""
-        return SEPARATOR + block if self.last_type not in (None, "hr") else block
-
-    def flush(self) -> str:
-        """The whole tail as the document's last block; the next text starts a new document."""
-        source = self._source(self.done + "".join(self.part))
-        self._clear()
-        return source
-
-    def preview(self, lines: int, chars: int) -> str:
-        """Markdown for the live region: the tail, cut to about its last `lines` lines and `chars` characters."""
-        done = self.done
-        cut = len(done) - 1
-        for _ in range(lines):
-            cut = done.rfind("\n", 0, cut)
-            if cut < 0:
-                break
-        text = done[cut + 1:] + _last(self.part, chars)
-        if len(text) > chars:
-            text = text[-chars:]
-        elif cut < 0:
-            return self._source(text)
-        head = ""
-        if self._fence is not None:  # keep the fence opener, or the rest shows as text
-            head = done[: done.find("\n") + 1]
-        elif self.tail_type == "table_open" and done.count("\n", 0, 400) >= 2:  # keep header and delimiter
-            head = done[: _line_start(done, 2)]
-        return self._source(head + text)
 
 
 def _rstrip(line: list[Segment]) -> list[Segment]:
@@ -207,13 +76,6 @@ def _rstrip(line: list[Segment]) -> list[Segment]:
             break
         line.pop()
     return line
-
-
-def _discard_unwritten(console: Console) -> None:
-    """Drop what Rich buffered but never wrote (a write interrupted by Ctrl-C), or it comes out twice."""
-    with contextlib.suppress(AttributeError):  # Rich's internals: nothing to do if they change
-        del console._buffer[:]
-        console._buffer_index = 0
 
 
 class _LiveView:
@@ -251,6 +113,10 @@ class MarkdownRenderer:
 
     The refresh clock is injectable for benchmarks and tests; with the real clock a timer shows
     text that arrived during the last interval if the stream then pauses.
+
+    Output is captured (`Console.begin_capture`) and written to the console's file here: Rich drops
+    what it buffered only once a write succeeded, so after a write interrupted by Ctrl-C it would
+    come out again with the next one. Kept here, `close()` can drop it instead.
     """
 
     def __init__(self, console: Console, *, show_reasoning: bool = True,
@@ -267,6 +133,11 @@ class MarkdownRenderer:
         self._view = _LiveView(self)
         self._live: Live | None = None
         self._timer: threading.Timer | None = None
+        # Legacy Windows consoles write through the win32 API, Jupyter displays, recording needs
+        # Rich's own write: there, print directly (an interrupted write may then come out twice).
+        self._direct = console.legacy_windows or console.is_jupyter or console.record
+        self._capturing = False  # between begin_capture and a completed end_capture
+        self._unwritten = ""  # rendered output whose write was interrupted: sent before the next
         self._reset()
 
     def _reset(self) -> None:
@@ -307,9 +178,12 @@ class MarkdownRenderer:
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
-            rest = [self._pending]  # a block whose printing was interrupted
+            if self._capturing:  # end_capture itself was interrupted: drop what it held
+                self._capturing = False
+                self.console.end_capture()
+            rest = [self._pending]  # a block whose printing was interrupted: printed whole below
             if self._pending:
-                _discard_unwritten(self.console)
+                self._unwritten = ""
             try:
                 if self._mode == "reasoning":
                     self._fold()
@@ -319,7 +193,8 @@ class MarkdownRenderer:
                 live, self._live, self._mode = self._live, None, None
                 try:
                     if live is not None:
-                        live.stop()  # draws the now empty view once more, then erases it
+                        with self._output():
+                            live.stop()  # draws the now empty view once more, then erases it
                 finally:
                     for block in filter(None, rest):
                         self._print_block(block)
@@ -385,7 +260,7 @@ class MarkdownRenderer:
     def preview(self, lines: int) -> tuple[tuple[Any, ...], Any]:
         """A cache key and the renderable for the live region."""
         if self._mode == "reasoning":
-            text = _last(self._reasoning, lines * self.console.width)
+            text = last_chars(self._reasoning, lines * self.console.width)
             return ("reasoning", text), Text(text, style="dim")
         if self._mode == "text":
             source = self._splitter.preview(lines + 4, 2 * lines * self.console.width)
@@ -396,7 +271,8 @@ class MarkdownRenderer:
         if self._live is None and self._interactive:
             self._live = Live(self._view, console=self.console, auto_refresh=False, transient=True,
                               redirect_stdout=False, redirect_stderr=False)
-            self._live.start()
+            with self._output():
+                self._live.start()
 
     def _refresh(self, force: bool = False) -> None:
         """Redraw the live region if it is time (else a timer does, should the stream pause)."""
@@ -406,7 +282,8 @@ class MarkdownRenderer:
         now = self._clock()
         if force or now >= self._next:
             start = time.perf_counter()
-            self._live.refresh()
+            with self._output():
+                self._live.refresh()
             # at most every interval, and slower if redraws are costly (a huge table or code block)
             self._next = now + max(self.interval, SLOWDOWN * (time.perf_counter() - start))
             self._dirty = False
@@ -431,6 +308,40 @@ class MarkdownRenderer:
 
     def _print(self, renderable: Any) -> None:
         """Print above the live region (Live's hook erases it first and redraws it after)."""
-        self.console.print(renderable, markup=False, highlight=False, emoji=False)
+        with self._output():
+            self.console.print(renderable, markup=False, highlight=False, emoji=False)
         if self._live is not None:
             self._next, self._dirty = self._clock() + self.interval, False
+
+    @contextlib.contextmanager
+    def _output(self) -> Iterator[None]:
+        """Capture what Rich writes in this block, then write it; output of a failed block is dropped."""
+        if self._direct:
+            yield
+            return
+        console = self.console
+        console.begin_capture()
+        self._capturing = True
+        try:
+            yield
+        finally:
+            text = console.end_capture()
+            self._capturing = False
+        self._write(text)
+
+    def _write(self, text: str) -> None:
+        """Write to the terminal; if that is interrupted, the text goes out with the next write."""
+        if self.console.quiet:
+            return
+        text, self._unwritten = self._unwritten + text, ""
+        if not text:
+            return
+        file = self.console.file
+        try:
+            file.write(text)
+            file.flush()
+        except BrokenPipeError:
+            self.console.on_broken_pipe()
+        except BaseException:
+            self._unwritten = text
+            raise
