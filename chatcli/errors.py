@@ -6,7 +6,6 @@ Every failure a user can meet is one of these by the time it reaches the CLI::
     ├── UsageError                 exit 2  bad flags, missing prompt, unusable stdin
     ├── ConfigError                exit 2  unreadable or invalid config, unknown provider
     ├── Interrupted                exit 130  Ctrl-C; what arrived so far is kept
-    ├── ToolError                          a local tool failed (later issues)
     └── ProviderError                      anything the model server or transport did
         ├── AuthError              exit 3  missing or rejected API key
         ├── RateLimitError         exit 4  429 throttling (retryable)
@@ -67,10 +66,6 @@ class Interrupted(ChatError):
 
     def __init__(self, message: str = "interrupted") -> None:
         super().__init__(message)
-
-
-class ToolError(ChatError):
-    """A local tool could not run."""
 
 
 class ProviderError(ChatError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from chatcli.core.context import budget, context_window, estimate_text, fit
 from chatcli.core.messages import Message, ToolCall
+from chatcli.providers.catalog import FAMILIES, family
 from tests import fakeserver as fs
 
 
@@ -19,6 +20,16 @@ def test_known_windows_and_budget():
     assert context_window("some-local-model") == 32_768
     assert budget("qwen-plus") == 131_072 - 8192
     assert budget("qwen-plus", 1000) == 1000
+
+
+def test_windows_come_from_the_catalog_by_longest_prefix():
+    assert context_window("glm-4v-plus") == 131_072 and not family("glm-4v-plus").tools  # glm-4v, not glm-4
+    assert context_window("qwen3-max-preview") == 262_144
+    assert context_window("qwen-long-latest") == 10_000_000 and family("qwen-long-latest").documents
+    assert context_window("qwen2.5-vl-72b-instruct") == 32_768
+    assert not family("Qwen-VL-Max", ignore_case=True).tools
+    assert family("qwen-vl-plus").endpoint == "multimodal" and family("qwen-plus").endpoint == "text"
+    assert len({f.prefix for f in FAMILIES}) == len(FAMILIES)
 
 
 def turn(i: int, size: int = 100) -> list[Message]:

@@ -8,6 +8,7 @@ import pytest
 
 from tests.conftest import DASHSCOPE_KEY
 from tests.fake_dashscope import NativeReply, NativeService, native_error
+from tests.fakeserver import json_reply
 
 
 @pytest.fixture
@@ -33,9 +34,9 @@ def test_streamed_text_incremental(chat, native):
 
 
 def test_tools_use_cumulative_output(chat, native, server):
-    server.route("/v1/search", lambda r: __import__("tests.fakeserver", fromlist=["json_reply"]).json_reply({"results": [
+    server.route("/v1/search", lambda r: json_reply({"results": [
         {"name": "杭州", "latitude": 30.3, "longitude": 120.2, "country": "中国", "admin1": "浙江"}]}))
-    server.route("/v1/forecast", lambda r: __import__("tests.fakeserver", fromlist=["json_reply"]).json_reply({"current": {
+    server.route("/v1/forecast", lambda r: json_reply({"current": {
         "time": "2026-11-21T14:00", "temperature_2m": 18.5, "relative_humidity_2m": 60,
         "apparent_temperature": 17.0, "weather_code": 0, "wind_speed_10m": 5.0}}))
     native.queue(NativeReply(calls=[("call_9", "get_current_weather", '{"location": "杭州"}')], finish="tool_calls"),
@@ -45,7 +46,8 @@ def test_tools_use_cumulative_output(chat, native, server):
     assert proc.stdout == "杭州晴天"
     first, second = native.requests
     assert first.json["parameters"]["incremental_output"] is False
-    assert [t["function"]["name"] for t in first.json["parameters"]["tools"]] == ["get_current_time", "get_current_weather"]
+    tools = first.json["parameters"]["tools"]
+    assert [t["function"]["name"] for t in tools] == ["get_current_time", "get_current_weather"]
     messages = second.json["input"]["messages"]
     assert messages[1]["tool_calls"][0]["function"]["arguments"] == '{"location": "杭州"}'
     assert messages[2]["role"] == "tool" and messages[2]["tool_call_id"] == "call_9"

@@ -6,33 +6,14 @@ import re
 from collections.abc import Iterable
 
 from chatcli.core.messages import Message
-
-DEFAULT_WINDOW = 32_768
-# Input context windows of well-known models, in tokens; prefixes match versioned names.
-WINDOWS: dict[str, int] = {
-    "qwen-long": 10_000_000,
-    "qwen-turbo": 1_000_000,
-    "qwen-plus": 131_072,
-    "qwen-max": 32_768,
-    "qwen3-max": 262_144,
-    "qwen-vl": 131_072,
-    "qwq": 131_072,
-    "glm-4-long": 1_000_000,
-    "glm-4.5": 131_072,
-    "glm-4": 131_072,
-    "glm-z1": 32_768,
-    "gpt-4o": 128_000,
-    "gpt-4.1": 1_047_576,
-    "o4-mini": 200_000,
-}
+from chatcli.providers.catalog import family
 
 _CJK = re.compile(r"[\u3000-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
 
 
 def context_window(model: str) -> int:
-    """The model's context window in tokens (longest matching known prefix, else a default)."""
-    best = max((p for p in WINDOWS if model.startswith(p)), key=len, default=None)
-    return WINDOWS[best] if best else DEFAULT_WINDOW
+    """The model's context window in tokens, from the model catalog."""
+    return family(model).window
 
 
 def estimate_text(text: str) -> int:
@@ -84,7 +65,7 @@ def fit(messages: list[Message], limit: int) -> tuple[list[Message], int]:
     if len(starts) <= 1 or estimate_messages(messages) <= limit:
         return list(messages), 0
     fixed = estimate_messages(head)
-    sizes = [estimate_messages(messages[a:b]) for a, b in zip(starts, starts[1:] + [len(messages)])]
+    sizes = [estimate_messages(messages[a:b]) for a, b in zip(starts, starts[1:] + [len(messages)], strict=True)]
     total, dropped = fixed + sum(sizes), 0
     while dropped < len(starts) - 1 and total > limit:
         total -= sizes[dropped]

@@ -1,27 +1,12 @@
-"""Provider registry: a config's `kind` names the adapter, imported only when first used."""
+"""Model backends.
 
-from __future__ import annotations
+base: the Provider interface. registry: `kind` -> adapter. catalog: what each model family takes.
+capabilities: what each provider takes besides text. errmap: server errors -> ProviderError.
+retry, pump: retries and the worker-thread stream reader. chunks: the OpenAI-shape chunk
+assembler. wire: request-building helpers. sdk: the base of the SDK adapters. Adapters:
+openai_compat (openai SDK), zhipu (zhipuai SDK), dashscope (native protocol over httpx).
+"""
 
-import importlib
-from typing import TYPE_CHECKING
+from chatcli.providers.registry import ADAPTERS, create_provider
 
-from chatcli.errors import ConfigError
-
-if TYPE_CHECKING:
-    from chatcli.config import ProviderConfig
-    from chatcli.providers.base import Notify, Provider
-
-ADAPTERS = {
-    "openai": ("chatcli.providers.openai_compat", "OpenAIProvider"),
-    "zhipu": ("chatcli.providers.zhipu", "ZhipuProvider"),
-    "dashscope": ("chatcli.providers.dashscope", "DashScopeProvider"),
-}
-
-
-def create_provider(config: ProviderConfig, notify: Notify | None = None) -> Provider:
-    """The provider object for a configured provider."""
-    try:
-        module, cls = ADAPTERS[config.kind]
-    except KeyError:
-        raise ConfigError(f"provider '{config.name}': unknown kind '{config.kind}'") from None
-    return getattr(importlib.import_module(module), cls)(config, notify)
+__all__ = ["ADAPTERS", "create_provider"]

@@ -13,11 +13,12 @@ import mimetypes
 from dataclasses import dataclass
 from pathlib import Path
 
+from chatcli.providers.catalog import family
+
 MB = 1024 * 1024
 NO_DOCUMENTS = ("only DashScope (a qwen-long model) and Zhipu read documents such as pdf or docx; "
                 "text and code files work with every provider")
 NO_VIDEO = "video frames are a DashScope feature (the qwen provider, qwen-vl models)"
-DOCUMENT_MODELS = ("qwen-long",)  # DashScope models that read fileid:// documents
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ ZHIPU = Capabilities(images=5 * MB, video="GLM models here take no video frames;
 
 def dashscope(model: str) -> Capabilities:
     """DashScope's compatible mode: images, video frames, and documents for qwen-long."""
-    if model.startswith(DOCUMENT_MODELS):
+    if family(model).documents:
         documents: int | str = 150 * MB
     else:
         documents = (f"on DashScope only qwen-long reads documents such as pdf or docx (the model is {model}); "

@@ -28,7 +28,7 @@ from chatcli.errors import ProviderError
 from chatcli.providers import capabilities
 from chatcli.providers.base import Provider
 from chatcli.providers.capabilities import Capabilities, UploadedDocument
-from chatcli.providers.errmap import classify, network_error, one_line, parse_error_body
+from chatcli.providers.errmap import classify, network_error, parse_error_body, unexpected, upload_errors
 from chatcli.providers.wire import api_messages, check_dashscope, dashscope_switches, with_json_hint
 
 TEXT_PATH = "/services/aigc/text-generation/generation"
@@ -72,7 +72,7 @@ class DashScopeProvider(Provider):
         """Upload with purpose file-extract; the native text endpoint then reads `fileid://ID` too."""
         client, url = self.http(), self._files_url()
         request = ChatRequest([], model)
-        with self.uploading(path.name), path.open("rb") as f, self._mapped(request, mid_stream=False):
+        with upload_errors(self.name, path.name), path.open("rb") as f, self._mapped(request, mid_stream=False):
             response = client.post(url, data={"purpose": "file-extract"},  # type: ignore[arg-type]
                                    files={"file": (path.name, f, capabilities.upload_type(path))})
             if response.status_code >= 400:
@@ -144,7 +144,7 @@ class DashScopeProvider(Provider):
         except httpx.TransportError as e:
             raise network_error(self.name, self.config.base_url, e, mid_stream=mid_stream) from None
         except ValueError as e:
-            raise ProviderError(f"{self.name}: unexpected response: {one_line(str(e), 200)}", provider=self.name) from None
+            raise unexpected(self.name, e) from None
 
     def _classify(self, status: int | None, error: dict, request: ChatRequest, headers: Any) -> ProviderError:
         if "model not exist" in str(error.get("message", "")).lower():

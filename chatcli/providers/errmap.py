@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from chatcli.errors import (
@@ -17,6 +18,7 @@ from chatcli.errors import (
     QuotaError,
     RateLimitError,
     ServerError,
+    UsageError,
 )
 
 AUTH_CODES = {"invalid_api_key", "InvalidApiKey", "1000", "1001", "1002", "1003", "1004"}
@@ -79,30 +81,34 @@ def classify(
     server_msg = one_line(server_msg)
     keys = {code, etype}
 
-    retry_after = _retry_after(headers)
-    kw = dict(provider=provider, status=status, code=code, retry_after=retry_after)
-
+    hint = ""
+    cls: type[ProviderError]
     if keys & AUTH_CODES or status in (401, 403):
         what, cls = ("access denied" if status == 403 else "authentication failed"), AuthError
         hint = f"; check {key_env}" if key_env else ""
     elif keys & QUOTA_CODES:
-        what, cls, hint = "account in arrears or quota exhausted", QuotaError, ""
+        what, cls = "account in arrears or quota exhausted", QuotaError
     elif keys & FILTER_CODES:
-        what, cls, hint = "refused by the provider's content filter", ContentFilterError, ""
+        what, cls = "refused by the provider's content filter", ContentFilterError
     elif keys & MODEL_CODES or status == 404:
-        what, cls, hint = f"model '{model}' not found", ModelNotFoundError, ""
+        what, cls = f"model '{model}' not found", ModelNotFoundError
     elif status == 429 or keys & RATE_CODES:
-        what, cls, hint = "rate limited", RateLimitError, ""
+        what, cls = "rate limited", RateLimitError
     elif status is not None and status >= 500:
-        what, cls, hint = "server error", ServerError, ""
+        what, cls = "server error", ServerError
     elif status is None:
-        what, cls, hint = "error during the answer", ProviderError, ""
+        what, cls = "error during the answer", ProviderError
     else:
-        what, cls, hint = "request rejected", BadRequestError, ""
+        what, cls = "request rejected", BadRequestError
 
     tag = ", ".join(x for x in (f"HTTP {status}" if status else None, code) if x)
     msg = f"{provider}: {what}" + (f" ({tag})" if tag else "") + (f": {server_msg}" if server_msg else "") + hint
-    return cls(msg, **kw)
+    return cls(msg, provider=provider, status=status, code=code, retry_after=_retry_after(headers))
+
+
+def unexpected(provider: str, exc: BaseException) -> ProviderError:
+    """A ProviderError for an answer the SDK or parser could not make sense of."""
+    return ProviderError(f"{provider}: unexpected response: {one_line(str(exc), 200)}", provider=provider)
 
 
 def network_error(provider: str, base_url: str | None, exc: BaseException, *, mid_stream: bool) -> NetworkError:
@@ -119,6 +125,26 @@ def network_error(provider: str, base_url: str | None, exc: BaseException, *, mi
     if mid_stream:
         err.retryable = False
     return err
+
+
+@contextmanager
+def upload_errors(provider: str, name: str) -> Iterator[None]:
+    """Say which file an upload error is about; a 404 there means no files API, not a missing model."""
+    try:
+        yield
+    except OSError as e:
+        raise UsageError(f"cannot read {name}: {e.strerror or e}") from None
+    except ProviderError as err:
+        if isinstance(err, ModelNotFoundError) and err.status == 404:
+            new: ProviderError = BadRequestError(f"{provider}: the server has no files API (HTTP 404)",
+                                                 provider=provider, status=404, code=err.code)
+        else:
+            new = type(err)(err.message, provider=err.provider, status=err.status, code=err.code,
+                            retry_after=err.retry_after)
+            new.retryable = err.retryable
+        new.message = f"{new.message} (uploading {name})"
+        new.args = (new.message,)
+        raise new from None
 
 
 def _root_reason(exc: BaseException) -> str:

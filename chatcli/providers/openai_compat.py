@@ -7,16 +7,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx2
 import openai
 
 from chatcli.core.messages import ChatRequest
 from chatcli.core.options import GenerationOptions
-from chatcli.errors import ProviderError, UsageError
+from chatcli.errors import UsageError
 from chatcli.providers import capabilities
-from chatcli.providers.base import SDKProvider
 from chatcli.providers.capabilities import Capabilities, UploadedDocument
-from chatcli.providers.errmap import network_error, one_line, parse_error_body
+from chatcli.providers.errmap import network_error, parse_error_body, unexpected, upload_errors
+from chatcli.providers.sdk import SDKProvider
 from chatcli.providers.wire import check_dashscope, dashscope_switches, is_dashscope
 
 
@@ -29,7 +28,7 @@ class OpenAIProvider(SDKProvider):
         # max_retries=0: the SDK would retry arrears-as-429 and wait up to 120 s
         return openai.OpenAI(
             api_key=api_key, base_url=self.config.base_url, max_retries=0,
-            timeout=httpx2.Timeout(timeout, connect=min(10.0, timeout)),
+            timeout=openai.Timeout(timeout, connect=min(10.0, timeout)),  # httpx2's Timeout (openai 3.x), not httpx's
         )
 
     def close_stream(self, stream: Any) -> None:
@@ -62,7 +61,8 @@ class OpenAIProvider(SDKProvider):
         if not self.dashscope:
             return super()._upload(path, model)
         client = self.client()
-        with self.uploading(path.name), path.open("rb") as f, self.mapped(ChatRequest([], model), mid_stream=False):
+        request = ChatRequest([], model)
+        with upload_errors(self.name, path.name), path.open("rb") as f, self.mapped(request, mid_stream=False):
             uploaded = client.files.create(file=(path.name, f, capabilities.upload_type(path)), purpose="file-extract")
         return UploadedDocument(path.name, file_id=uploaded.id)
 
@@ -79,4 +79,4 @@ class OpenAIProvider(SDKProvider):
         except openai.APIError as e:  # an in-stream {"error": ...}
             raise self.classify(None, parse_error_body(e.body or {"message": e.message}), request, None) from None
         except (openai.OpenAIError, ValueError) as e:
-            raise ProviderError(f"{self.name}: unexpected response: {one_line(str(e), 200)}", provider=self.name) from None
+            raise unexpected(self.name, e) from None

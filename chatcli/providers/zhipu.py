@@ -15,11 +15,11 @@ from zhipuai.core import _errors as zerr
 
 from chatcli.core.messages import ChatRequest
 from chatcli.core.options import GenerationOptions
-from chatcli.errors import ProviderError, UsageError
+from chatcli.errors import UsageError
 from chatcli.providers import capabilities
-from chatcli.providers.base import SDKProvider
 from chatcli.providers.capabilities import Capabilities, UploadedDocument
-from chatcli.providers.errmap import network_error, one_line, parse_error_body
+from chatcli.providers.errmap import network_error, parse_error_body, unexpected, upload_errors
+from chatcli.providers.sdk import SDKProvider
 
 # Zhipu's built-in web search; search_result asks for the sources (a top-level `web_search` list).
 WEB_SEARCH_TOOL = {"type": "web_search", "web_search": {"enable": True, "search_result": True}}
@@ -44,7 +44,7 @@ class ZhipuProvider(SDKProvider):
     def _upload(self, path: Path, model: str) -> UploadedDocument:
         """Zhipu's file-extract: upload, fetch the extracted text, then delete the file (its count is capped)."""
         client = self.client()
-        with self.uploading(path.name), self.mapped(ChatRequest([], model), mid_stream=False):
+        with upload_errors(self.name, path.name), self.mapped(ChatRequest([], model), mid_stream=False):
             with path.open("rb") as f:
                 uploaded = client.files.create(file=(path.name, f, capabilities.upload_type(path)),
                                                purpose="file-extract")
@@ -87,13 +87,14 @@ class ZhipuProvider(SDKProvider):
         try:
             yield
         except zerr.APIStatusError as e:
-            raise self.classify(e.status_code, parse_error_body(_text(e.response)), request, e.response.headers) from None
+            error = parse_error_body(_text(e.response))
+            raise self.classify(e.status_code, error, request, e.response.headers) from None
         except (zerr.APIConnectionError, httpx.TransportError) as e:  # mid-stream httpx errors leak raw
             raise network_error(self.name, self.config.base_url, e, mid_stream=mid_stream) from None
         except zerr.APIResponseError as e:  # an in-stream {"error": ...}
             raise self.classify(None, parse_error_body(e.json_data or {"message": e.message}), request, None) from None
         except (zerr.ZhipuAIError, ValueError) as e:
-            raise ProviderError(f"{self.name}: unexpected response: {one_line(str(e), 200)}", provider=self.name) from None
+            raise unexpected(self.name, e) from None
 
 
 def _text(response: httpx.Response) -> str:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
+from chatcli.providers.catalog import family
 from chatcli.tools.registry import Tool, ToolRegistry, tool_from_function
 
 if TYPE_CHECKING:
-    from chatcli.config import ToolsConfig
+    from chatcli.config.model import ToolsConfig
 
 
 def builtin_tools(settings: ToolsConfig) -> list[Tool]:
@@ -42,12 +43,8 @@ def builtin_registry(settings: ToolsConfig) -> ToolRegistry:
     return ToolRegistry(builtin_tools(settings), timeout=settings.timeout)
 
 
-# Vision models refuse a request that offers tools (DashScope: qwen-vl "不支持 tools"; GLM-4V likewise).
-NO_TOOLS_MODELS = ("qwen-vl", "qwen2-vl", "qwen2.5-vl", "qvq", "glm-4v")
-
-
 def tools_for(settings: ToolsConfig, model: str, wanted: bool = True) -> ToolRegistry | None:
     """The tools to offer with this model, or None (switched off, or a model that takes none)."""
-    if not (wanted and settings.enabled) or model.lower().startswith(NO_TOOLS_MODELS):
+    if not (wanted and settings.enabled) or not family(model, ignore_case=True).tools:
         return None
     return builtin_registry(settings)
