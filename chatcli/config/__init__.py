@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
 _HOMES = {"config_path": "loading", "load_config": "loading", "Config": "model", "ContextConfig": "model",
           "ProviderConfig": "model", "StoreConfig": "model", "ToolsConfig": "model", "WeatherSettings": "model"}
-__all__ = sorted(_HOMES)
+__all__ = ["Config", "ContextConfig", "ProviderConfig", "StoreConfig", "ToolsConfig", "WeatherSettings",
+           "config_path", "load_config"]
 
 
 def __getattr__(name: str) -> Any:

@@ -4,25 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from chatcli.providers.catalog import suggested_models
+
 PROVIDER_KINDS = ("openai", "zhipu", "dashscope")
 DEFAULT_PROVIDER = "qwen"
 
-_QWEN_MODELS = ["qwen-plus", "qwen-max", "qwen-turbo", "qwen-long", "qwen3-max", "qwen-vl-plus", "qwq-plus"]
-_GLM_MODELS = ["glm-4-plus", "glm-4-air", "glm-4-flash", "glm-4-long", "glm-4v-plus", "glm-4.5", "glm-z1-air"]
-
-_QWEN = {"kind": "openai", "api_key_env": "DASHSCOPE_API_KEY", "model": "qwen-plus", "models": _QWEN_MODELS}
+_QWEN = {"kind": "openai", "api_key_env": "DASHSCOPE_API_KEY", "model": "qwen-plus", "models": suggested_models("qwen")}
 PRESETS: dict[str, dict[str, Any]] = {
     "qwen": {**_QWEN, "base_url": "https://dashscope.aliyuncs.com/compatible-mode/v1"},
     "qwen-intl": {**_QWEN, "base_url": "https://dashscope-intl.aliyuncs.com/compatible-mode/v1"},
     "dashscope": {**_QWEN, "kind": "dashscope", "base_url": "https://dashscope.aliyuncs.com/api/v1"},
     "openai": {
         "kind": "openai", "base_url": "https://api.openai.com/v1", "api_key_env": "OPENAI_API_KEY",
-        "model": "gpt-4o-mini", "models": ["gpt-4o-mini", "gpt-4o", "gpt-4.1", "gpt-4.1-mini", "o4-mini"],
+        "model": "gpt-4o-mini", "models": suggested_models("openai"),
     },
     "ollama": {"kind": "openai", "base_url": "http://localhost:11434/v1", "api_key_env": "", "model": "llama3.2"},
     "zhipu": {
         "kind": "zhipu", "base_url": "https://open.bigmodel.cn/api/paas/v4", "api_key_env": "ZHIPUAI_API_KEY",
-        "model": "glm-4-plus", "models": _GLM_MODELS,
+        "model": "glm-4-plus", "models": suggested_models("glm"),
     },
 }
 
