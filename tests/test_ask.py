@@ -308,7 +308,7 @@ def test_connection_refused(chat, server):
 
 def test_timeout(chat, server):
     with chat.config.open("a") as f:
-        f.write("\n[providers.slow]\nkind = \"openai\"\nbase_url = \"%s/v1\"\nmodel = \"m\"\napi_key_env = \"\"\ntimeout = 0.3\n" % server.url)
+        f.write(f'\n[providers.slow]\nkind = "openai"\nbase_url = "{server.url}/v1"\nmodel = "m"\napi_key_env = ""\ntimeout = 0.3\n')
     for _ in range(3):
         server.queue(fs.hang())
     proc = chat.run("ask", "-p", "slow", "hi")

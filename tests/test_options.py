@@ -91,7 +91,7 @@ def test_out_of_range_values(opts, message):
     (["--seed", str(2**64)], ["--seed must be a whole number from 0 to 2**64-1"]),
     (["--presence-penalty", "3"], ["--presence-penalty must be a number in [-2, 2]"]),
     (["--stop", ""], ["--stop needs a non-empty string"]),
-    (["--temperature", "hot"], ["Invalid value for '--temperature'"]),
+    (["--temperature", "hot"], ["--temperature needs a number (got 'hot')"]),
     (["--think", "--no-stream"], ["thinking needs streaming", "--no-stream"]),
     (["--think", "--json-object"], ["--json-object cannot be used with thinking on", "--no-think"]),
     (["--top-p", "1"], ["qwen: DashScope takes --top-p in (0, 1)"]),

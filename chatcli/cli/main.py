@@ -18,7 +18,9 @@ def run(argv: list[str], term: Terminal) -> int:
     from chatcli.cli.app import cli
 
     try:
-        result = cli.main(args=argv, prog_name="chat", standalone_mode=False)
+        # Not cli.main(): it would turn a closed pipe into exit 1 and print a blank line on Ctrl-C.
+        with cli.make_context("chat", list(argv)) as ctx:
+            result = cli.invoke(ctx)
         code = result if isinstance(result, int) else ExitCode.OK
         if code == ExitCode.INTERRUPTED:  # a stray Ctrl-C inside a Typer command ends as a silent 130
             term.error("interrupted")
