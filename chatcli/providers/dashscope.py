@@ -22,6 +22,7 @@ from chatcli.core.messages import (
     ToolCallEvent,
     Usage,
     UsageEvent,
+    content_text,
 )
 from chatcli.core.options import GenerationOptions
 from chatcli.errors import ProviderError
@@ -199,7 +200,7 @@ class NativeAssembler:
             reasoning = self._delta("reasoning", message.get("reasoning_content"))
             if reasoning:
                 yield ReasoningDelta(reasoning)
-            text = self._delta("text", _text(message.get("content")))
+            text = self._delta("text", content_text(message.get("content"), sep=""))  # multimodal: a list of parts
             if text:
                 yield TextDelta(text)
             for position, tc in enumerate(message.get("tool_calls") or []):
@@ -235,10 +236,3 @@ class NativeAssembler:
         if self.usage is not None:
             yield UsageEvent(self.usage)
         yield Finish(self.finish_reason)
-
-
-def _text(content: Any) -> str | None:
-    """Content as text: multimodal replies carry a list of {"text": ...} parts."""
-    if isinstance(content, list):
-        return "".join(part.get("text", "") for part in content if isinstance(part, dict))
-    return content
