@@ -1,4 +1,9 @@
-"""The interactive session, driven through a pseudo-terminal."""
+"""The interactive session end to end, through a pseudo-terminal: only what a real terminal can show.
+
+That is the process as a person starts it, prompt_toolkit's cursor-position queries and redraws,
+Ctrl-C as SIGINT while an answer streams, bracketed paste, Tab, the input history file across runs
+and `chat -c`. Everything else about the REPL is tested in-process in tests/test_repl_pipe.py.
+"""
 
 from __future__ import annotations
 
@@ -43,45 +48,6 @@ def test_two_turns_keep_history(term, server):
     ]
     tty.send(CTRL_D)
     assert tty.wait_exit() == 0
-
-
-def test_switch_provider_and_model_mid_session(term, server):
-    tty = term("-s", "Be brief.")
-    tty.wait_prompt(QWEN)
-    say(tty, server, "one", fs.dashscope_text(["first answer"]))
-    tty.send("/provider zhipu" + ENTER)
-    tty.wait_prompt("zhipu:glm-4-plus>")
-    say(tty, server, "two", fs.zhipu_text(["second answer"]), prompt="zhipu:glm-4-plus>")
-    tty.send("/model glm-4-flash" + ENTER)
-    tty.wait_prompt("zhipu:glm-4-flash>")
-    say(tty, server, "three", fs.zhipu_text(["third"]), prompt="zhipu:glm-4-flash>")
-    reqs = completions(server)
-    assert reqs[1].path == "/api/paas/v4/chat/completions" and reqs[1].json["model"] == "glm-4-plus"
-    assert reqs[2].json["model"] == "glm-4-flash"
-    assert [m["content"] for m in reqs[2].json["messages"]] == [
-        "Be brief.", "one", "first answer", "two", "second answer", "three"]
-    tty.send("/exit" + ENTER)
-    assert tty.wait_exit() == 0
-
-
-def test_tools_in_the_repl(term, server):
-    server.route("/v1/search", lambda req: fs.json_reply({"results": [
-        {"name": "杭州", "latitude": 30.3, "longitude": 120.2, "country": "中国", "admin1": "浙江"}]}))
-    server.route("/v1/forecast", lambda req: fs.json_reply({"current": {
-        "time": "2026-11-21T14:00", "temperature_2m": 18.5, "relative_humidity_2m": 60,
-        "apparent_temperature": 17.0, "weather_code": 0, "wind_speed_10m": 5.0}}))
-    tty = term()
-    tty.wait_prompt(QWEN)
-    server.queue(fs.dashscope_tool_calls([("c1", "get_current_weather", '{"location": "杭州"}')]))
-    say(tty, server, "杭州天气", fs.dashscope_text(["晴，18.5°C。"]))
-    assert "get_current_weather" in tty.text() and "晴，18.5°C。" in tty.text()
-    tool = completions(server)[1].json["messages"][-1]
-    assert tool["role"] == "tool" and "18.5" in tool["content"]
-    tty.send("/tools off" + ENTER)
-    tty.wait_text("tools off")
-    tty.wait_prompt(QWEN)
-    say(tty, server, "again", fs.dashscope_text(["ok"]))
-    assert "tools" not in completions(server)[2].json
 
 
 def test_ctrl_c_stops_the_answer_and_keeps_it(term, server):
@@ -139,53 +105,6 @@ def test_history_recall_after_restart(term, server):
     again.wait_for(lambda: again.cursor_line() == f"{QWEN} remember this line", what="recalled line")
 
 
-def test_clear_retry_undo(term, server):
-    tty = term()
-    tty.wait_prompt(QWEN)
-    say(tty, server, "one", fs.dashscope_text(["answer one"]))
-    say(tty, server, "two", fs.dashscope_text(["answer two"]))
-    n = server.responses_done
-    server.queue(fs.dashscope_text(["answer two, again"]))
-    tty.send("/retry" + ENTER)
-    server.wait_responses(n + 1)
-    tty.wait_prompt(QWEN)
-    retried = completions(server)[2].json["messages"]
-    assert [m["content"] for m in retried] == ["one", "answer one", "two"]
-    tty.send("/undo" + ENTER)
-    tty.wait_text("dropped the last turn: two")
-    tty.wait_prompt(QWEN)
-    say(tty, server, "three", fs.dashscope_text(["answer three"]))
-    assert [m["content"] for m in completions(server)[3].json["messages"]] == ["one", "answer one", "three"]
-    tty.send("/clear" + ENTER)
-    tty.wait_text("new conversation")
-    tty.wait_prompt(QWEN)
-    say(tty, server, "fresh", fs.dashscope_text(["new"]))
-    assert completions(server)[4].json["messages"] == [{"role": "user", "content": "fresh"}]
-
-
-def test_errors_return_to_the_prompt_and_retry_works(term, server):
-    tty = term()
-    tty.wait_prompt(QWEN)
-    say(tty, server, "hello", fs.dashscope_error("invalid_api_key"))
-    assert "chat: qwen: authentication failed (HTTP 401" in tty.text()
-    n = server.responses_done
-    server.queue(fs.dashscope_text(["works now"]))
-    tty.send("/retry" + ENTER)
-    server.wait_responses(n + 1)
-    tty.wait_prompt(QWEN)
-    assert "works now" in tty.text()
-    assert completions(server)[1].json["messages"] == [{"role": "user", "content": "hello"}]
-
-
-def test_unknown_command_sends_nothing(term, server):
-    tty = term()
-    tty.wait_prompt(QWEN)
-    tty.send("/provdier zhipu" + ENTER)
-    tty.wait_text("unknown command /provdier")
-    tty.wait_prompt(QWEN)
-    assert completions(server) == []
-
-
 def test_ctrl_c_clears_line_then_twice_on_empty_exits(term, server):
     tty = term()
     tty.wait_prompt(QWEN)
@@ -225,50 +144,3 @@ def test_saved_then_continued_with_dash_c(term, server, chat):
     assert again.wait_exit() == 0
     shown = chat.run("sessions", "show", listing.stdout.splitlines()[1].split("\t")[0])
     assert "你叫小明。" in shown.stdout
-
-
-def test_resume_by_id_restores_provider_and_undo_is_saved(term, server, chat):
-    tty = term("-p", "zhipu")
-    tty.wait_prompt("zhipu:glm-4-plus>")
-    say(tty, server, "first", fs.zhipu_text(["one"]), prompt="zhipu:glm-4-plus>")
-    say(tty, server, "second", fs.zhipu_text(["two"]), prompt="zhipu:glm-4-plus>")
-    tty.send("/undo" + ENTER)
-    tty.wait_text("dropped the last turn")
-    tty.wait_prompt("zhipu:glm-4-plus>")
-    tty.send("/sessions" + ENTER)
-    tty.wait_text("/load ID continues one")
-    tty.send(CTRL_D)
-    assert tty.wait_exit() == 0
-    cid = chat.run("sessions", "list").stdout.splitlines()[1].split("\t")[0]
-    again = term("--resume", cid[:4])
-    again.wait_prompt("zhipu:glm-4-plus>")
-    say(again, server, "third", fs.zhipu_text(["three"]), prompt="zhipu:glm-4-plus>")
-    assert [m["content"] for m in completions(server)[-1].json["messages"]] == ["first", "one", "third"]
-
-
-def test_no_save(term, server, chat):
-    tty = term("--no-save")
-    tty.wait_prompt(QWEN)
-    say(tty, server, "secret stuff", fs.dashscope_text(["ok"]))
-    tty.send(CTRL_D)
-    assert tty.wait_exit() == 0
-    assert "secret stuff" not in chat.run("sessions", "list").stdout
-
-
-def test_load_in_the_session(term, server, chat):
-    tty = term()
-    tty.wait_prompt(QWEN)
-    say(tty, server, "topic A", fs.dashscope_text(["about A"]))
-    tty.send("/clear" + ENTER)
-    tty.wait_text("new conversation")
-    tty.wait_prompt(QWEN)
-    say(tty, server, "topic B", fs.dashscope_text(["about B"]))
-    rows = chat.run("sessions", "list").stdout.splitlines()[1:]
-    cid_a = next(r.split("\t")[0] for r in rows if "topic A" in r)
-    tty.send(f"/load {cid_a}" + ENTER)
-    tty.wait_text("continuing")
-    tty.wait_prompt(QWEN)
-    say(tty, server, "more on A", fs.dashscope_text(["sure"]))
-    assert [m["content"] for m in completions(server)[-1].json["messages"]] == ["topic A", "about A", "more on A"]
-
-

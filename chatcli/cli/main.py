@@ -28,34 +28,29 @@ def run(argv: list[str], term: Terminal) -> int:
     except ChatError as err:
         term.error(err.message)
         return int(err.exit_code)
-    except click.exceptions.Exit as err:
-        return int(err.exit_code)
     except (KeyboardInterrupt, click.exceptions.Abort):
         term.error("interrupted")
         return ExitCode.INTERRUPTED
-    except click.ClickException as err:  # bad flags, missing arguments
-        term.error(f"{err.format_message()} (see chat --help)")
-        return int(err.exit_code)
-    except Exception as err:  # Typer's own click: its exceptions are not click's
-        return _typer_failure(err, term)
+    except Exception as err:  # click's, or those of the click Typer ships (chat config, chat sessions)
+        return _click_failure(err, term)
 
 
-def _typer_failure(err: Exception, term: Terminal) -> int:
-    """A failure inside a Typer sub-app (`chat config`, `chat sessions`)."""
-    from typer import Abort, Exit
-    from typer._click.exceptions import ClickException, NoArgsIsHelpError
-
-    if isinstance(err, NoArgsIsHelpError):  # `chat config` alone: its help is the answer
-        click.echo(err.format_message())
+def _click_failure(err: Exception, term: Terminal) -> int:
+    """The exit status for a click exception, told apart by name: Typer's are not click's classes."""
+    kind, code = type(err).__name__, getattr(err, "exit_code", None)
+    if not isinstance(code, int):
+        raise err
+    if kind == "NoArgsIsHelpError":  # `chat config` alone: its help is the answer
+        click.echo(err.format_message())  # type: ignore[attr-defined]
         return ExitCode.OK
-    if isinstance(err, ClickException):
-        term.error(f"{err.format_message()} (see chat --help)")
-        return int(err.exit_code)
-    if isinstance(err, Exit):
-        return int(err.exit_code)
-    if isinstance(err, Abort):
+    if kind == "Exit":
+        return code
+    if kind == "Abort":
         term.error("interrupted")
         return ExitCode.INTERRUPTED
+    if hasattr(err, "format_message"):  # bad flags, missing arguments
+        term.error(f"{err.format_message()} (see chat --help)")
+        return code
     raise err
 
 
