@@ -92,4 +92,7 @@ def say(tty: Tty, server, text: str, reply, prompt: str = QWEN) -> None:  # type
     server.queue(reply)
     tty.send(text + ENTER)
     server.wait_responses(n + 1)
+    # The echo of the typed line starts with the prompt too: wait for the new, empty input line,
+    # or the next keys may reach the terminal while the answer is drawn (cooked mode loses a Ctrl-D).
+    tty.wait_for(lambda: tty.cursor_line() == prompt, what=f"an empty {prompt!r} line")
     tty.wait_prompt(prompt)

@@ -58,10 +58,7 @@ class ChatSession:
         self.conversation = Conversation(system)
         self.recorder = Recorder(self.store, lambda: (self.provider_name, self.model))
         self.recorder.start(self.conversation)
-        self.totals = Usage()
-        self.cost: float | None = None  # of the answers whose model has a price in [prices]; None: none had
-        self.requests = 0
-        self.last_prompt_tokens = 0
+        self._reset_totals()
         self._providers: dict[str, Provider] = dict(providers or {})  # by name; tests pass fakes here
 
     # --- what is in use ----------------------------------------------------------------------
@@ -135,6 +132,13 @@ class ChatSession:
         finally:
             self._account()
 
+    def _reset_totals(self) -> None:
+        """Usage and cost count one conversation: a new or loaded one starts from zero."""
+        self.totals = Usage()
+        self.cost: float | None = None  # of the answers whose model has a price in [prices]; None: none had
+        self.requests = 0
+        self.last_prompt_tokens = 0
+
     def _account(self) -> None:
         turn = self.last
         if turn is None:
@@ -192,7 +196,7 @@ class ChatSession:
         """Start a new conversation, keeping the system prompt."""
         self.conversation.clear()
         self.recorder.start(self.conversation)
-        self.last_prompt_tokens = 0
+        self._reset_totals()
 
     def undo(self) -> str | None:
         """Drop the last turn, here and in the store; its text, or None if there was none."""
@@ -214,7 +218,7 @@ class ChatSession:
             self.model = info.model or self.provider_config.model
         self.conversation = conversation
         self.recorder.start(conversation, info.id)
-        self.last_prompt_tokens = 0
+        self._reset_totals()
         return info
 
     def close(self) -> None:

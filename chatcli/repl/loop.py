@@ -156,6 +156,7 @@ class Repl:
             failure = e.message
         finally:
             renderer.close()
+            renderer.end_line()
         turn = s.last
         if failure == "interrupted":
             renderer.line("interrupted — what arrived is kept; /retry asks again")

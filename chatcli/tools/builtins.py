@@ -43,8 +43,11 @@ def builtin_registry(settings: ToolsConfig) -> ToolRegistry:
     return ToolRegistry(builtin_tools(settings), timeout=settings.timeout)
 
 
-def tools_for(settings: ToolsConfig, model: str, wanted: bool = True) -> ToolRegistry | None:
-    """The tools to offer with this model, or None (switched off, or a model that takes none)."""
-    if not (wanted and settings.enabled) or not family(model, ignore_case=True).tools:
+def tools_for(settings: ToolsConfig, model: str, wanted: bool | None = None) -> ToolRegistry | None:
+    """The tools to offer with this model, or None (switched off, or a model that takes none).
+
+    wanted (e.g. /tools on) overrides `[tools] enabled`, which is the default.
+    """
+    if not (settings.enabled if wanted is None else wanted) or not family(model, ignore_case=True).tools:
         return None
     return builtin_registry(settings)

@@ -26,6 +26,8 @@ class Renderer(Protocol):
 
     def close(self) -> None: ...
 
+    def end_line(self) -> None: ...
+
 
 def renderer_for(term: Terminal, *, mode: str = "auto", show_reasoning: bool = True) -> Renderer:
     """The renderer for an answer on a terminal's streams."""
@@ -76,6 +78,13 @@ class PlainRenderer:
     def close(self) -> None:
         self.out.write(self.text.flush())
         self.out.flush()
+
+    def end_line(self) -> None:
+        """End the answer's last line, if it is open (the next output is not the answer's)."""
+        if self.mid_line:
+            self.out.write("\n")
+            self.out.flush()
+            self.mid_line = False
 
 
 class TerminalRenderer:
@@ -136,3 +145,8 @@ class TerminalRenderer:
     def close(self) -> None:
         if self._md is not None:
             self._md.close()
+
+    def end_line(self) -> None:
+        """Markdown blocks end their lines; plain text to a pipe may not."""
+        if self.side is not None:
+            self.side.end_line()
