@@ -53,7 +53,7 @@ class ReplRig:
     def __init__(self, cfg: Config, **options: Any) -> None:
         self.cfg = cfg
         self.out, self.err = io.StringIO(), TerminalText()
-        self.term = Terminal(out=self.out, err=self.err, stdin=io.StringIO(), environ={"TERM": "xterm"})
+        self.term = Terminal(out=self.out, err=self.err, stdin=io.StringIO(), environ={"TERM": "xterm", "NO_COLOR": "1"})
         # notices (retries) reach the terminal as `chat` wires them: the session's notify is term.notice
         self.fakes: dict[str, FakeProvider] = {name: fake_for(cfg, name, self.term.notice) for name in FAKED}
         self.session, self.info = open_session(cfg, notify=self.term.notice, providers=self.fakes, **options)

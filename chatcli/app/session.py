@@ -19,7 +19,7 @@ from chatcli.core.conversation import Conversation, Turn, finish_notice
 from chatcli.core.messages import Event, Usage
 from chatcli.core.options import GenerationOptions
 from chatcli.errors import UsageError
-from chatcli.store.recorder import Recorder
+from chatcli.store.recorder import Recorder, open_store
 from chatcli.store.store import ConversationInfo, Store
 
 if TYPE_CHECKING:
@@ -233,8 +233,6 @@ def open_session(cfg: Config, *, provider: str | None = None, model: str | None 
 
     Flags given now win over what a resumed conversation last used.
     """
-    from chatcli.store.recorder import open_store
-
     warn = notify or (lambda _message: None)
     session = ChatSession(cfg, provider=provider, model=model, system=system,
                           store=open_store(cfg, save, warn), notify=notify, **options)

@@ -40,14 +40,14 @@ def width_of(stream: Any) -> int:
         return DEFAULT_WIDTH
 
 
-def styled(text: str, stream: Any, style: str = DIM) -> str:
-    """Text in a style (dim by default) if the stream shows colour, else as it is."""
-    return f"{style}{text}{RESET}" if use_color(stream) else text
+def styled(text: str, stream: Any, environ: Mapping[str, str] | None = None) -> str:
+    """Text dim if the stream shows colour, else as it is."""
+    return f"{DIM}{text}{RESET}" if use_color(stream, environ) else text
 
 
-def notice(message: str, err: TextIO, prefix: str = "chat: ") -> None:
+def notice(message: str, err: TextIO, prefix: str = "chat: ", environ: Mapping[str, str] | None = None) -> None:
     """One line on stderr, dim on a terminal; control sequences removed."""
-    err.write(styled(f"{prefix}{strip_controls(message)}", err) + "\n")
+    err.write(styled(f"{prefix}{strip_controls(message)}", err, environ) + "\n")
     err.flush()
 
 
@@ -83,12 +83,12 @@ class Terminal:
     def say(self, text: str, dim: bool = True) -> None:
         """Lines for the user on stdout (dim on a terminal); control sequences removed from each."""
         text = "\n".join(strip_controls(line) for line in text.split("\n"))
-        self.out.write((f"{DIM}{text}{RESET}" if dim and self.color() else text) + "\n")
+        self.out.write((styled(text, self.out, self.environ) if dim else text) + "\n")
         self.out.flush()
 
     def notice(self, message: str, prefix: str = "chat: ") -> None:
         """A dim line on stderr."""
-        notice(message, self.err, prefix)
+        notice(message, self.err, prefix, self.environ)
 
     def error(self, message: str) -> None:
         """The one line a failure prints on stderr: `chat: ...`."""
