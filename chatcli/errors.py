@@ -15,6 +15,9 @@ Every failure a user can meet is one of these by the time it reaches the CLI::
         ├── ContentFilterError             the provider's safety review refused
         ├── ModelNotFoundError             unknown model name
         └── BadRequestError                other 4xx
+
+Not ChatErrors: ``Terminated`` (SIGTERM 143, SIGHUP 129) unwinds like Ctrl-C, and anything else
+that reaches the boundary is an internal error (exit 70, traceback in the crash log).
 """
 
 from __future__ import annotations
@@ -31,7 +34,10 @@ class ExitCode(IntEnum):
     AUTH = 3
     RATE_LIMIT = 4
     NETWORK = 5
+    INTERNAL = 70  # a bug: the traceback goes to the crash log
+    HANGUP = 129  # 128 + SIGHUP
     INTERRUPTED = 130
+    TERMINATED = 143  # 128 + SIGTERM
 
 
 class ChatError(Exception):
@@ -66,6 +72,15 @@ class Interrupted(ChatError):
 
     def __init__(self, message: str = "interrupted") -> None:
         super().__init__(message)
+
+
+class Terminated(BaseException):  # noqa: N818 (like KeyboardInterrupt, not an error of ours)
+    """SIGTERM or SIGHUP arrived: unwind like Ctrl-C, keeping what arrived so far; exit 128 + signal."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+        self.exit_code = 128 + signum
 
 
 class ProviderError(ChatError):

@@ -25,7 +25,7 @@ from chatcli.core.messages import (
     UsageEvent,
     content_text,
 )
-from chatcli.errors import ChatError
+from chatcli.errors import ChatError, Terminated
 
 if TYPE_CHECKING:
     from chatcli.core.options import GenerationOptions
@@ -134,7 +134,7 @@ class Conversation:
                     return
                 turn.rounds += 1
                 yield from self._run_tools(tools, calls, turn)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, Terminated):
             turn.interrupted = True
             raise
         except ChatError as err:

@@ -72,6 +72,7 @@ class Message:
     tool_call_id: str | None = None
     name: str | None = None
     interrupted: bool = False  # the answer was cut short (Ctrl-C, error); kept, never sent as a flag
+    withdrawn: bool = False  # stopped by the provider's safety review: kept, not sent back unless asked
 
     def to_api(self) -> dict[str, Any]:
         """The OpenAI-style dict both SDKs accept; reasoning is never sent back.
