@@ -203,5 +203,6 @@ def test_import_stays_light() -> None:
     root = Path(__file__).resolve().parents[1]
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True)
     loaded = str(['chatcli', 'chatcli.core', 'chatcli.core.messages', 'chatcli.errors', 'chatcli.store',
-                  'chatcli.store.schema', 'chatcli.store.store', 'chatcli.store.titles'])
+                  'chatcli.store.pending', 'chatcli.store.rows', 'chatcli.store.schema', 'chatcli.store.store',
+                  'chatcli.store.titles'])
     assert out.stdout.splitlines() == [loaded, "[]"]

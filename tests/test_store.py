@@ -241,7 +241,7 @@ def test_export_json_has_every_field(store: Store) -> None:
     assert set(conv) == {"id", "title", "created", "updated", "provider", "model", "system", "message_count"}
     first, call, tool, last = data["messages"]
     assert set(first) == {"id", "role", "content", "reasoning", "tool_calls", "tool_call_id", "name", "provider",
-                          "model", "usage", "created", "interrupted", "failed"}
+                          "model", "usage", "created", "interrupted", "failed", "withdrawn"}
     assert call["tool_calls"] == [{"id": "c1", "name": "w", "arguments": "{}"}] and call["reasoning"] == "think"
     assert call["usage"] == {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}
     assert (tool["role"], tool["tool_call_id"], tool["name"]) == ("tool", "c1", "w")

@@ -38,6 +38,7 @@ def open_store(ctx: typer.Context, config: str | None) -> Store:
         Terminal().error(line)
     if failure:
         raise StoreError(failure)
+    store.warn = Terminal().notice  # later ones as they happen, e.g. a saved message that cannot be read
     return store
 
 

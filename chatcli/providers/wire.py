@@ -11,15 +11,21 @@ if TYPE_CHECKING:
     from chatcli.core.options import GenerationOptions
 
 JSON_HINT = "Reply with one JSON object."
+WITHDRAWN_PLACEHOLDER = "(answer withdrawn by the provider's safety review)"
 
 
-def api_messages(messages: list[Message]) -> list[dict[str, Any]]:
+def api_messages(messages: list[Message], *, send_withdrawn: bool = False) -> list[dict[str, Any]]:
     """The messages to send, as dicts; a user message's `fileid` parts become the system message
     `fileid://ID[,fileid://ID...]` just before it, which is how DashScope's qwen-long reads documents.
+
+    An answer the provider's safety review withdrew is sent as a placeholder (so roles still alternate),
+    unless send_withdrawn: the user asked to send its text again.
     """
     out = []
     for m in messages:
         d = m.to_api()
+        if m.withdrawn and m.role == "assistant" and not send_withdrawn:
+            d["content"] = WITHDRAWN_PLACEHOLDER
         parts = d["content"] if isinstance(d["content"], list) else []
         refs = [p for p in parts if isinstance(p, dict) and p.get("type") == FILEID_PART]
         if refs:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from dataclasses import asdict
@@ -10,12 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 from chatcli.core.messages import content_text
 from chatcli.errors import UsageError
+from chatcli.jsontext import json_text
 
 if TYPE_CHECKING:
     from chatcli.store.store import ConversationInfo, StoredMessage
 
 FORMATS = ("md", "json")
 BRIEF = 300  # characters of a tool result shown in markdown
+WITHDRAWN_NOTE = "Withdrawn: the provider's safety review stopped this answer; it is not sent back to the model."
 
 
 def export(info: ConversationInfo, records: list[StoredMessage], fmt: str) -> str:
@@ -44,12 +45,13 @@ def record_dict(record: StoredMessage) -> dict[str, Any]:
         "created": record.created,
         "interrupted": m.interrupted,
         "failed": record.failed,
+        "withdrawn": m.withdrawn,
     }
 
 
 def to_json(info: ConversationInfo, records: list[StoredMessage]) -> str:
     data = {"conversation": asdict(info), "messages": [record_dict(r) for r in records]}
-    return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+    return json_text(data, indent=2) + "\n"
 
 
 def stamp(ts: float) -> str:
@@ -77,7 +79,8 @@ def heading(record: StoredMessage) -> str:
     if m.role == "tool" and m.name:
         label += f": {m.name}"
     details = [d for d in (record.model if m.role == "assistant" else None, stamp(record.created)) if d]
-    flags = [f for f, on in (("interrupted", m.interrupted), ("failed", record.failed)) if on]
+    flags = [f for f, on in (("interrupted", m.interrupted), ("failed", record.failed), ("withdrawn", m.withdrawn))
+             if on]
     return f"## {label} · {' · '.join(details)}" + (f" ({', '.join(flags)})" if flags else "")
 
 
@@ -93,6 +96,8 @@ def to_markdown(info: ConversationInfo, records: list[StoredMessage]) -> str:
     for record in records:
         m = record.message
         out += [heading(record), ""]
+        if m.withdrawn:
+            out += [f"_{WITHDRAWN_NOTE}_", ""]
         if m.role == "tool":
             out += [code(brief(content_text(m.content, marks=True))), ""]
             continue

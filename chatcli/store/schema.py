@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-BUSY_TIMEOUT = 5.0  # seconds SQLite waits for another process's write lock
+BUSY_TIMEOUT = 5.0  # seconds SQLite waits for another process's write lock (reads, and saves at close)
 _HEADER = b"SQLite format 3\x00"
 
 _SCHEMA_V1 = [
@@ -69,8 +69,18 @@ def _migrate_v1(db: sqlite3.Connection) -> None:
     db.execute("RELEASE fts")
 
 
+def _migrate_v2(db: sqlite3.Connection) -> None:
+    """Withdrawn answers, and turns: a message's `turn` is the id of the user message that began its turn
+    (NULL: its own id), so the turns of two processes continuing one conversation never interleave."""
+    db.execute("ALTER TABLE messages ADD COLUMN withdrawn INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE messages ADD COLUMN turn INTEGER")
+    db.execute("DROP INDEX messages_conversation")
+    db.execute("CREATE INDEX messages_order ON messages(conversation_id, coalesce(turn, id), id)")
+
+
 # Schema version N is reached by running MIGRATIONS[:N]; PRAGMA user_version records N.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_v1]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_v1, _migrate_v2]
+
 
 class Unusable(Exception):
     """The file is not a database this code can use (corrupt, not SQLite, newer schema)."""
@@ -94,6 +104,7 @@ def connect(path: Path) -> sqlite3.Connection:
         if side.exists() and side.stat().st_mode & 0o077:
             side.chmod(0o600)
     db = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
+    db.text_factory = _lenient  # a title or snippet with bad bytes still prints; messages are read strictly
     try:
         _setup(db)
     except sqlite3.OperationalError:
@@ -136,6 +147,29 @@ def _setup(db: sqlite3.Connection) -> None:
         if text.startswith("no such"):  # not our schema, or an FTS tokenizer this SQLite lacks
             raise Unusable(text) from None
         raise
+
+
+def _lenient(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace")
+
+
+def transaction(db: sqlite3.Connection, fn: Callable[[sqlite3.Connection], object], wait: float) -> None:
+    """Run fn in one write transaction, waiting at most `wait` seconds for another process's lock.
+
+    Raises sqlite3.Error (nothing written): is_busy(err) when the lock did not clear in time.
+    """
+    db.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            fn(db)
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+    finally:
+        db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
 
 
 def move_aside(path: Path, label: str) -> Path:

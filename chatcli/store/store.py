@@ -1,13 +1,14 @@
 """SQLite persistence of conversations: schema and migrations, saving as it happens, listing, search.
 
 One database file (WAL mode, owner-only) that several `chat` processes share safely. The store never
-takes the chat down: a file that cannot be opened is moved aside (never deleted) and replaced, and a
-save that still fails after retries is reported once through `warn` and skipped.
+takes the chat down: a file that cannot be opened is moved aside (never deleted) and replaced; a save
+that finds the file locked by another process is kept, in order, and written with the next save or at
+close (after a bounded wait, what is still unsaved is named through `warn`); a save that fails otherwise
+is reported once and skipped; a stored message that cannot be read is skipped with a warning.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import time
@@ -16,22 +17,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chatcli.core.messages import Message, ToolCall, Usage, content_text
+from chatcli.core.messages import Message, Usage
 from chatcli.errors import ChatError, UsageError
-from chatcli.store.schema import Unusable, connect, is_busy, move_aside, reason
+from chatcli.store.pending import Pending, Turns, Write
+from chatcli.store.rows import INSERT_MESSAGE, SELECT_MESSAGES, StoredMessage, message_row, readable, sendable
+from chatcli.store.schema import BUSY_TIMEOUT, Unusable, connect, is_busy, move_aside, reason, transaction
 from chatcli.store.titles import make_snippet, make_title
+
+__all__ = ["ConversationInfo", "SearchHit", "Store", "StoreError", "StoredMessage", "make_title"]
 
 ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32: no i, l, o, u
 ID_LENGTH = 8
-WRITE_ATTEMPTS = 3
+QUICK_WAIT = 0.2  # seconds a save during the chat waits for another process's lock before it is kept pending
+CLOSE_WAIT = BUSY_TIMEOUT  # seconds close() waits for the lock before naming what it could not save
 MAX_GRAMS = 500  # a 2-character word is searched as the indexed trigrams it starts, if not more than this
 _CONVERSATION_COLUMNS = "c.id, c.title, c.created, c.updated, c.provider, c.model, c.system, " \
     "(SELECT count(*) FROM messages m WHERE m.conversation_id = c.id)"
-_MESSAGE_FIELDS = ("role", "content", "parts", "reasoning", "tool_calls", "tool_call_id", "name", "provider",
-                   "model", "usage", "created", "interrupted", "failed")
-_INSERT_MESSAGE = f"INSERT INTO messages (conversation_id, {', '.join(_MESSAGE_FIELDS)})" \
-    f" VALUES (?{', ?' * len(_MESSAGE_FIELDS)})"
-_SELECT_MESSAGES = f"SELECT id, {', '.join(_MESSAGE_FIELDS)} FROM messages WHERE conversation_id = ? ORDER BY id"
+_WHAT = {"user": "question", "assistant": "answer", "tool": "tool result"}
 
 
 class StoreError(ChatError):
@@ -59,29 +61,17 @@ class SearchHit:
     created: float
 
 
-@dataclass
-class StoredMessage:
-    """A saved message and what the store knows about it beyond the Message itself."""
-
-    id: int
-    message: Message
-    created: float
-    provider: str | None = None
-    model: str | None = None
-    usage: Usage | None = None
-    failed: bool = False
-
-
 class Store:
     """The conversation history in one SQLite file; a disabled store (no file) does nothing."""
 
     def __init__(self, path: Path | None = None, warn: Callable[[str], None] | None = None) -> None:
         self.path = path
-        self._warn = warn or (lambda message: None)
+        self.warn = warn or (lambda message: None)
         self._warned: set[str] = set()
         self._db: sqlite3.Connection | None = None
         self._fts = False
-        self._pending: dict[str, tuple[float, str, str, str | None]] = {}  # not written until a message is
+        self._new: dict[str, tuple[float, str, str, str | None]] = {}  # no row until its first message is saved
+        self._pending = Pending()
 
     @classmethod
     def open(cls, path: Path, warn: Callable[[str], None]) -> Store:
@@ -111,7 +101,9 @@ class Store:
         return self._db is not None
 
     def close(self) -> None:
+        """Write what is still pending (waiting up to CLOSE_WAIT for a lock), then close."""
         if self._db is not None:
+            self.flush(CLOSE_WAIT, final=True)
             self._db.close()
             self._db = None
 
@@ -121,12 +113,12 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # --- saving: failures are warned about once and otherwise ignored ----------------------
+    # --- saving: a locked file delays a save; other failures are warned about once --------------
 
     def new_conversation(self, provider: str, model: str, system: str | None) -> str:
         """A new conversation's id; its row is written with its first message, so empty chats leave nothing."""
         cid = _new_id()
-        self._pending[cid] = (time.time(), provider, model, system)
+        self._new[cid] = (time.time(), provider, model, system)
         return cid
 
     def add_message(self, conversation_id: str, message: Message, *, provider: str | None = None,
@@ -136,15 +128,11 @@ class Store:
             self.set_system(conversation_id, message.content if isinstance(message.content, str) else None)
             return
         now = time.time()
-        text, parts = _split_content(message.content)
-        calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in message.tool_calls]
-        row = (conversation_id, message.role, text, parts, message.reasoning or None,
-               json.dumps(calls, ensure_ascii=False) if calls else None, message.tool_call_id, message.name,
-               provider, model, json.dumps(usage.to_dict()) if usage else None, now,
-               int(message.interrupted), int(failed))
-        title = make_title(text or "") if message.role == "user" else ""
+        row = message_row(message, provider=provider, model=model, usage=usage, failed=failed, created=now)
+        user = message.role == "user"
+        title = make_title(row[1] or "") if user else ""
 
-        def write(db: sqlite3.Connection) -> None:
+        def write(db: sqlite3.Connection, turns: Turns) -> None:
             changed = db.execute(
                 "UPDATE conversations SET updated = :now, provider = coalesce(:provider, provider),"
                 " model = coalesce(:model, model), title = CASE WHEN title = '' THEN :title ELSE title END"
@@ -152,28 +140,31 @@ class Store:
                 {"now": now, "provider": provider, "model": model, "title": title, "id": conversation_id},
             ).rowcount
             if not changed:
-                created, p, m, system = self._pending.get(conversation_id, (now, "", "", None))
+                created, p, m, system = self._new.get(conversation_id, (now, "", "", None))
                 db.execute("INSERT INTO conversations (id, title, created, updated, provider, model, system)"
                            " VALUES (?, ?, ?, ?, ?, ?, ?)",
                            (conversation_id, title, created, now, provider or p, model or m, system))
-            db.execute(_INSERT_MESSAGE, row)
+            turn = None if user else turns.get(conversation_id)  # a question begins a turn: its own id
+            cursor = db.execute(INSERT_MESSAGE, (conversation_id, turn, *row))
+            if user and cursor.lastrowid is not None:
+                turns[conversation_id] = cursor.lastrowid
 
-        if self._write(write):
-            self._pending.pop(conversation_id, None)
+        self._save(Write(conversation_id, _WHAT.get(message.role, message.role), write,
+                         label=make_title(title, 40) if user else "", creates=True))
 
     def set_system(self, conversation_id: str, system: str | None) -> None:
         """Change a conversation's system prompt."""
-        if conversation_id in self._pending:
-            created, provider, model, _ = self._pending[conversation_id]
-            self._pending[conversation_id] = (created, provider, model, system)
+        if conversation_id in self._new:
+            created, provider, model, _ = self._new[conversation_id]
+            self._new[conversation_id] = (created, provider, model, system)
             return
-        self._write(lambda db: db.execute("UPDATE conversations SET system = ? WHERE id = ?",
-                                          (system, conversation_id)))
+        self._save(Write(conversation_id, "system prompt", lambda db, _: db.execute(
+            "UPDATE conversations SET system = ? WHERE id = ?", (system, conversation_id))))
 
     def set_title(self, conversation_id: str, title: str) -> None:
         """Replace a conversation's title (e.g. with a model-made one)."""
-        self._write(lambda db: db.execute("UPDATE conversations SET title = ? WHERE id = ?",
-                                          (make_title(title), conversation_id)))
+        self._save(Write(conversation_id, "title", lambda db, _: db.execute(
+            "UPDATE conversations SET title = ? WHERE id = ?", (make_title(title), conversation_id))))
 
     def delete(self, conversation_id: str) -> None:
         """Delete a conversation and its messages (raises StoreError if that fails)."""
@@ -181,49 +172,66 @@ class Store:
             db.execute("DELETE FROM messages WHERE conversation_id = ?", (conversation_id,))
             db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
 
-        self._pending.pop(conversation_id, None)
-        self._write(write, quiet=False)
+        self._new.pop(conversation_id, None)
+        self._pending.drop(conversation_id)
+        if self._db is None:
+            return
+        try:
+            transaction(self._db, write, CLOSE_WAIT)
+        except sqlite3.Error as err:
+            raise StoreError(f"conversation history {self.path}: {reason(err)}") from None
 
     def truncate(self, conversation_id: str, keep: int) -> None:
-        """Delete all but the first `keep` messages of a conversation (for /undo and /retry)."""
-        def write(db: sqlite3.Connection) -> None:
-            db.execute("DELETE FROM messages WHERE conversation_id = ? AND id NOT IN"
-                       " (SELECT id FROM messages WHERE conversation_id = ? ORDER BY id LIMIT ?)",
-                       (conversation_id, conversation_id, keep))
+        """Keep only the first `keep` of the messages a resume would load (for /undo and /retry)."""
+        def write(db: sqlite3.Connection, _: Turns) -> None:
+            rows = db.execute(SELECT_MESSAGES, (conversation_id,)).fetchall()
+            loaded = sendable(readable(rows)[0])  # what the conversation in memory was made of
+            if len(loaded) > keep:
+                ids = [row[0] for row in rows]
+                gone = ids[ids.index(loaded[keep].id):]
+                db.executemany("DELETE FROM messages WHERE id = ?", [(i,) for i in gone])
 
-        self._write(write)
+        self._save(Write(conversation_id, "undo", write))
 
-    def _write(self, fn: Callable[[sqlite3.Connection], Any], quiet: bool = True) -> bool:
-        """Run fn in one short write transaction, retrying while another process holds the lock."""
-        db = self._db
-        if db is None:
+    def flush(self, wait: float = CLOSE_WAIT, *, final: bool = False) -> bool:
+        """Write the pending saves, waiting at most `wait` seconds for another process's lock.
+
+        Whether all are saved. A lock that does not clear keeps them pending, unless final: then they are
+        named in a warning and dropped. Any other failure drops them with a warning (once).
+        """
+        if not self._pending:
+            return True
+        if self._db is None:
+            self._pending.give_up()
             return False
-        for attempt in range(WRITE_ATTEMPTS):
-            try:
-                db.execute("BEGIN IMMEDIATE")
-                try:
-                    fn(db)
-                    db.execute("COMMIT")
-                    return True
-                except BaseException:
-                    if db.in_transaction:
-                        db.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as err:
-                if is_busy(err) and attempt + 1 < WRITE_ATTEMPTS:
-                    time.sleep(0.05 * (attempt + 1))
-                    continue
-                if not quiet:
-                    raise StoreError(f"conversation history {self.path}: {reason(err)}") from None
-                self._warn_once("save", f"could not save to the conversation history ({reason(err)}); "
-                                        "the chat goes on unsaved")
+        try:
+            written = self._pending.flush(self._db, wait)
+        except sqlite3.Error as err:
+            if is_busy(err) and not final:
                 return False
-        return False  # pragma: no cover - the loop always returns
+            lost = self._pending.give_up()
+            if is_busy(err):
+                self.warn(f"could not save {lost}: the conversation history {self.path} stayed locked by "
+                          f"another process for {wait:g} s")
+            else:
+                self._warn_once("save", f"could not save {lost} to the conversation history ({reason(err)}); "
+                                        "the chat goes on unsaved")
+            return False
+        for write in written:
+            if write.creates:
+                self._new.pop(write.conversation_id, None)
+        return True
+
+    def _save(self, write: Write) -> None:
+        """Queue a write after any still pending and try them all, briefly: a question never holds up its answer."""
+        if self._db is not None:
+            self._pending.add(write)
+            self.flush(QUICK_WAIT)
 
     def _warn_once(self, key: str, message: str) -> None:
         if key not in self._warned:
             self._warned.add(key)
-            self._warn(message)
+            self.warn(message)
 
     # --- reading: failures raise StoreError -----------------------------------------------
 
@@ -261,15 +269,28 @@ class Store:
         rows = self._read(f"SELECT {_CONVERSATION_COLUMNS} FROM conversations c WHERE c.id = ?", (conversation_id,))
         if not rows:
             raise UsageError(f"no conversation {conversation_id!r}")
-        return ConversationInfo(*rows[0])
+        return _info(rows[0])
 
     def records(self, conversation_id: str) -> list[StoredMessage]:
-        """The saved messages with their metadata, oldest first (the system prompt is in info())."""
-        return [_record(row) for row in self._read(_SELECT_MESSAGES, (conversation_id,))]
+        """The saved messages with their metadata, in order (the system prompt is in info()).
+
+        A row that cannot be read is skipped, with a warning naming the conversation.
+        """
+        records, bad = readable(self._read(SELECT_MESSAGES, (conversation_id,)))
+        if bad:
+            n = len(bad)
+            self._warn_once(f"unreadable {conversation_id}",
+                            f"conversation {conversation_id}: skipped {n} saved message{'s' if n > 1 else ''} "
+                            f"that cannot be read ({bad[0]}{'; ...' if n > 1 else ''})")
+        return records
 
     def messages(self, conversation_id: str) -> list[Message]:
-        """The saved messages, oldest first, without the system prompt (see info().system)."""
-        return [r.message for r in self.records(conversation_id)]
+        """The saved messages to continue from, in order, without the system prompt (see info().system).
+
+        Rows that cannot be read are left out, and so is what they leave unpaired (a tool result whose call
+        was lost), so that a provider accepts the history.
+        """
+        return [r.message for r in sendable(self.records(conversation_id))]
 
     def search(self, text: str, limit: int = 50) -> list[SearchHit]:
         """Messages containing every word of text (literally, any case), newest first."""
@@ -323,43 +344,21 @@ class Store:
         """Conversations, most recently updated first."""
         rows = self._read(f"SELECT {_CONVERSATION_COLUMNS} FROM conversations c ORDER BY c.updated DESC LIMIT ?",
                           (limit,))
-        return [ConversationInfo(*row) for row in rows]
-
-
-# --- rows <-> messages ---------------------------------------------------------------------
+        return [_info(row) for row in rows]
 
 
 def _new_id() -> str:
     return "".join(ID_ALPHABET[b % 32] for b in os.urandom(ID_LENGTH))
 
 
-def _split_content(content: Any) -> tuple[str | None, str | None]:
-    """(searchable text, JSON of the parts if content is a list of parts)."""
-    if content is None or isinstance(content, str):
-        return content, None
-    return content_text(content), json.dumps(content, ensure_ascii=False)
+def _info(row: tuple) -> ConversationInfo:
+    cid, title, created, updated, provider, model, system, count = row
+    return ConversationInfo(cid, title or "", _seconds(created), _seconds(updated), provider or "", model or "",
+                            system, count)
 
 
-def _record(row: tuple) -> StoredMessage:
-    (mid, role, content, parts, reasoning, calls, call_id, name, provider, model, usage, created,
-     interrupted, failed) = row
-    message = Message(
-        role,
-        json.loads(parts) if parts is not None else content,
-        reasoning=reasoning,
-        tool_calls=[ToolCall(c["id"], c["name"], c.get("arguments", "")) for c in json.loads(calls or "[]")],
-        tool_call_id=call_id,
-        name=name,
-        interrupted=bool(interrupted),
-    )
-    return StoredMessage(mid, message, created, provider, model, _usage(usage), bool(failed))
-
-
-def _usage(text: str | None) -> Usage | None:
-    if not text:
-        return None
-    known = Usage.__dataclass_fields__
-    return Usage(**{k: v for k, v in json.loads(text).items() if k in known})
+def _seconds(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) else 0.0
 
 
 def _phrase(term: str) -> str:
