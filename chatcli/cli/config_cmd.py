@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Annotated, Any, TextIO
 
@@ -10,7 +9,9 @@ import typer
 
 from chatcli.cli.subapp import sub_app
 from chatcli.config import Config, config_path, load_config
-from chatcli.config.editing import effective_dict, get_value, init_config, looks_secret, mask_secret, set_value
+from chatcli.config.editing import effective_dict, init_config, looks_secret, mask_secret, set_value, shown_value
+from chatcli.jsontext import escape_raw_controls, json_text
+from chatcli.ui.sanitize import visible
 from chatcli.ui.terminal import is_terminal
 
 config_app = sub_app("config")
@@ -34,15 +35,20 @@ def config_arg(ctx: typer.Context, value: str | None) -> str | None:
     return None
 
 
-def _literal(value: Any) -> str:
-    """Strings raw, tables as TOML, everything else as a one-line JSON/TOML literal."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict):
-        import tomli_w
+def toml_text(table: dict) -> str:
+    """A table as TOML with no raw control character (tomli_w leaves C1 controls as they are)."""
+    import tomli_w
 
-        return tomli_w.dumps(value).rstrip("\n")
-    return json.dumps(value, ensure_ascii=False, default=str)
+    return escape_raw_controls(tomli_w.dumps(table)).rstrip("\n")
+
+
+def _literal(value: Any) -> str:
+    """Strings as they are (control characters escaped), tables as TOML, the rest as a JSON/TOML literal."""
+    if isinstance(value, str):
+        return visible(value)
+    if isinstance(value, dict):
+        return toml_text(value)
+    return json_text(value)
 
 
 @config_app.command("path")
@@ -54,12 +60,10 @@ def path_command(ctx: typer.Context, config: ConfigOption = None) -> None:
 @config_app.command("show")
 def show_command(ctx: typer.Context, config: ConfigOption = None) -> None:
     """Print the effective configuration as TOML, secrets masked."""
-    import tomli_w
-
     cfg = load_config(config_arg(ctx, config))
     note = "" if cfg.exists else " (not found: built-in presets only)"
-    typer.echo(f"# {cfg.path}{note}\n")
-    typer.echo(tomli_w.dumps(effective_dict(cfg, mask=True)).rstrip("\n"))
+    typer.echo(f"# {visible(str(cfg.path))}{note}\n")
+    typer.echo(toml_text(effective_dict(cfg, mask=True)))
 
 
 @config_app.command("init")
@@ -80,9 +84,9 @@ def get_command(
     key: Annotated[str, typer.Argument(metavar="KEY", help="Dotted key, e.g. providers.qwen.model.")],
     config: ConfigOption = None,
 ) -> None:
-    """Print the effective value of a key (nothing if it is unset)."""
-    value = get_value(load_config(config_arg(ctx, config)), key)
-    if value is not None:
+    """Print the effective value of a key (nothing if it is unset); a table as TOML, secrets masked."""
+    value = shown_value(load_config(config_arg(ctx, config)), key)
+    if value is not None and value != {}:
         typer.echo(_literal(value))
 
 
@@ -97,7 +101,7 @@ def set_command(
     set_value(config_path(config_arg(ctx, config)), key, value)
     last = key.rsplit(".", 1)[-1]
     shown = mask_secret(value) if looks_secret(last) else value
-    typer.echo(f"set {key} = {shown}")
+    typer.echo(f"set {visible(key)} = {visible(shown)}")
 
 
 def providers_command(config: ConfigOption = None) -> None:
@@ -109,7 +113,8 @@ def providers_command(config: ConfigOption = None) -> None:
 def print_providers(cfg: Config, out: TextIO, tty: bool) -> None:
     """Write the provider table: Rich on a terminal, tab-separated lines otherwise."""
     rows = [
-        (name, p.kind, p.base_url or "-", p.model, p.key_status(), name == cfg.default_provider)
+        (visible(name), visible(p.kind), visible(p.base_url or "-"), visible(p.model), p.key_status(),
+         name == cfg.default_provider)
         for name, p in cfg.providers.items()
     ]
     if not tty:

@@ -1,4 +1,9 @@
-"""The one error boundary: run the command tree, turn every failure into one line and an exit code."""
+"""The one error boundary: run the command tree, turn every failure into one line and an exit code.
+
+ChatError: its message and exit code. Ctrl-C: 130. SIGTERM/SIGHUP (`Terminated`): 143/129. A
+closed stdout: a quiet 141. Anything else is a bug: one `internal error` line naming the crash
+log that holds the traceback (chatcli.cli.crash, imported only then), exit 70.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import sys
 
 import click
 
-from chatcli.errors import ChatError, ExitCode
+from chatcli.errors import ChatError, ExitCode, Terminated
 from chatcli.ui.terminal import Terminal
 
 BROKEN_PIPE = 141  # like a process killed by SIGPIPE
@@ -31,15 +36,37 @@ def run(argv: list[str], term: Terminal) -> int:
     except (KeyboardInterrupt, click.exceptions.Abort):
         term.error("interrupted")
         return ExitCode.INTERRUPTED
-    except Exception as err:  # click's, or those of the click Typer ships (chat config, chat sessions)
+    except Terminated as sig:
+        return terminated(sig, term)
+    except BrokenPipeError:
+        raise  # main() ends quietly
+    except Exception as err:  # click's, those of the click Typer ships (chat config, chat sessions), or a bug
         return _click_failure(err, term)
+
+
+def terminated(sig: Terminated, term: Terminal) -> int:
+    """SIGTERM or SIGHUP: one line if stderr is still there (after a hang-up it may not be), 128 + signal."""
+    from chatcli.app.signals import reason
+
+    try:
+        term.error(reason(sig.signum))
+    except (OSError, ValueError):
+        pass
+    return sig.exit_code
+
+
+def internal_error(err: BaseException, term: Terminal) -> int:
+    """A bug: the traceback to the crash log, one line on stderr, exit 70."""
+    from chatcli.cli import crash
+
+    return crash.report(err, term)
 
 
 def _click_failure(err: Exception, term: Terminal) -> int:
     """The exit status for a click exception, told apart by name: Typer's are not click's classes."""
     kind, code = type(err).__name__, getattr(err, "exit_code", None)
     if not isinstance(code, int):
-        raise err
+        return internal_error(err, term)
     if kind == "NoArgsIsHelpError":  # `chat config` alone: its help is the answer
         click.echo(err.format_message())  # type: ignore[attr-defined]
         return ExitCode.OK
@@ -51,7 +78,7 @@ def _click_failure(err: Exception, term: Terminal) -> int:
     if hasattr(err, "format_message"):  # bad flags, missing arguments
         term.error(f"{err.format_message()} (see chat --help)")
         return code
-    raise err
+    return internal_error(err, term)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -61,11 +88,18 @@ def main(argv: list[str] | None = None) -> None:
         code = run(sys.argv[1:] if argv is None else argv, term)
     except BrokenPipeError:
         code = BROKEN_PIPE
+    except Terminated as sig:  # arrived while a failure was being reported
+        code = terminated(sig, term)
+    gone = code == BROKEN_PIPE
     try:
         sys.stdout.flush()
     except BrokenPipeError:
-        code = BROKEN_PIPE
-    if code == BROKEN_PIPE:  # the reader went away (`| head`): stop quietly
+        code, gone = BROKEN_PIPE, True
+    except Terminated as sig:
+        code = terminated(sig, term)
+    except OSError:  # the terminal went away with a hang-up: nothing more can be said there
+        gone = True
+    if gone:  # the reader went away (`| head`): stop quietly, without Python's own complaint at exit
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
     sys.exit(code)

@@ -66,6 +66,11 @@ def _pruned(value: Any) -> Any:
     return value
 
 
+def shown_value(cfg: Config, key: str) -> Any:
+    """The value `chat config get` prints: secrets masked as `config show` masks them, unset parts dropped."""
+    return _masked(_pruned(get_value(cfg, key)), looks_secret(split_key(key)[-1]))
+
+
 def effective_dict(cfg: Config, mask: bool = True) -> dict:
     """The effective config as a plain, TOML-writable dict, secrets masked unless mask=False."""
     out = _pruned(_as_dict(cfg))

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 SEED_MAX = 2**64 - 1  # DashScope: "seed支持无符号64位整数"
+# No catalogued model writes more than ~100k tokens in one answer; a larger value is a slip of the finger.
+MAX_TOKENS_MAX = 1_000_000
 
 
 def _number(v: Any) -> bool:
@@ -31,12 +33,19 @@ LIMITS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "think": (lambda v: isinstance(v, bool), "must be true or false"),
 }
 SAMPLING = ("temperature", "top_p", "max_tokens", "seed", "presence_penalty")
+# name: the largest value, checked once LIMITS accepts the value (the message names the bound).
+CEILINGS: dict[str, int] = {"max_tokens": MAX_TOKENS_MAX}
 
 
 def problem(name: str, value: Any) -> str | None:
     """What is wrong with a value for option `name`, or None."""
     accepts, message = LIMITS[name]
-    return None if accepts(value) else message
+    if not accepts(value):
+        return message
+    ceiling = CEILINGS.get(name)
+    if ceiling is not None and value > ceiling:
+        return f"must be at most {ceiling:,}"
+    return None
 
 
 def flag(name: str) -> str:

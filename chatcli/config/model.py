@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from chatcli.config import secrets
 from chatcli.config.lines import dotted
 from chatcli.errors import AuthError, ConfigError
 
@@ -49,15 +50,22 @@ class ProviderConfig:
         return "not needed"
 
     def resolve_api_key(self) -> str | None:
-        """Return the API key (command, literal, then env var), None if none is needed."""
+        """Return the API key (command, literal, then env var), None if none is needed.
+
+        Surrounding whitespace (a command's trailing newline) is dropped. A key that still holds a
+        line break, another control character or a non-ASCII character cannot go into an HTTP
+        header: AuthError (exit 3, never retried) naming where it came from, never the key. A key
+        returned is remembered by chatcli.config.secrets, so every output hides it.
+        """
         if self.api_key_cmd:
-            return _run_key_cmd(self.name, self.api_key_cmd)
+            where = f"the output of {dotted(('providers', self.name, 'api_key_cmd'))}"
+            return _usable(self.name, where, _run_key_cmd(self.name, self.api_key_cmd))
         if self.api_key and self.api_key.strip():
-            return self.api_key.strip()
+            return _usable(self.name, dotted(("providers", self.name, "api_key")), self.api_key.strip())
         if self.api_key_env:
             key = os.environ.get(self.api_key_env, "").strip()
             if key:
-                return key
+                return _usable(self.name, self.api_key_env, key)
             raise AuthError(
                 f"{self.name}: no API key: set {self.api_key_env} or api_key_cmd"
                 f" in [{dotted(('providers', self.name))}]",
@@ -129,6 +137,24 @@ class Config:
             return self.providers[name]
         except KeyError:
             raise ConfigError(f"unknown provider {name!r} (known: {', '.join(self.providers)})") from None
+
+
+_LINE_BREAKS = frozenset("\n\r\x0b\x0c\x85\u2028\u2029")
+
+
+def _usable(provider: str, source: str, key: str) -> str:
+    """The key if it can be sent as it is, else AuthError saying what is wrong with it (not what it is)."""
+    if any(c in _LINE_BREAKS for c in key):
+        problem = "a line break (only its first line was meant?)"
+    elif any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in key):
+        problem = "a control character"
+    elif not key.isascii():
+        odd = next(c for c in key if not c.isascii())
+        problem = f"a non-ASCII character (U+{ord(odd):04X})"
+    else:
+        secrets.remember(key)
+        return key
+    raise AuthError(f"{provider}: {source} contains {problem}", provider=provider)
 
 
 def _run_key_cmd(name: str, cmd: str) -> str:

@@ -8,6 +8,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from chatcli.config import secrets
 from chatcli.errors import (
     AuthError,
     BadRequestError,
@@ -71,14 +72,18 @@ def classify(
     model: str = "",
     secret: str | None = None,
 ) -> ProviderError:
-    """The ProviderError for an HTTP status (None mid-stream) and the server's error object."""
+    """The ProviderError for an HTTP status (None mid-stream) and the server's error object.
+
+    Every field of the object (code, type, param, message, nested ones) is redacted first: the
+    request's key (`secret`) and every other key the process knows are hidden.
+    """
+    secrets.remember(secret)
+    error = secrets.redact_data(error)
     code = error.get("code")
-    code = str(code) if code not in (None, "") else None
+    code = one_line(str(code), 80) if code not in (None, "") else None
     etype = error.get("type") if isinstance(error.get("type"), str) else None
-    server_msg = str(error.get("message") or "").strip()
-    if secret and len(secret) >= 4:
-        server_msg = server_msg.replace(secret, "****")
-    server_msg = one_line(server_msg)
+    message = error.get("message") or ""
+    server_msg = one_line(message if isinstance(message, str) else json.dumps(message, ensure_ascii=False))
     keys = {code, etype}
 
     hint = ""

@@ -14,6 +14,7 @@ from chatcli.app import attachments
 from chatcli.config.prices import money
 from chatcli.errors import ChatError
 from chatcli.store.export import stamp
+from chatcli.ui.sanitize import visible
 
 if TYPE_CHECKING:
     from chatcli.repl.loop import Repl
@@ -107,20 +108,20 @@ def _help(repl: Repl, _: str) -> None:
 def _provider(repl: Repl, arg: str) -> None:
     s = repl.session
     if not arg:
-        return repl.say(f"provider: {s.provider_name} ({', '.join(s.cfg.providers)})")
+        return repl.say(f"provider: {visible(s.provider_name)} ({', '.join(map(visible, s.cfg.providers))})")
     try:
         s.switch_provider(arg)
     except ChatError as e:
         return repl.error(e.message)
-    repl.say(f"provider {s.provider_name}, model {s.model}; the conversation carries over")
+    repl.say(f"provider {visible(s.provider_name)}, model {visible(s.model)}; the conversation carries over")
 
 
 @command("/model", "switch model", "NAME", choices=_models)
 def _model(repl: Repl, arg: str) -> None:
     if not arg:
-        return repl.say(f"model: {repl.session.model}")
+        return repl.say(f"model: {visible(repl.session.model)}")
     repl.session.switch_model(arg)
-    repl.say(f"model {arg}")
+    repl.say(f"model {visible(arg)}")
 
 
 @command("/system", "show or set the system prompt", "[TEXT]")

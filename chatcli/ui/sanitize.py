@@ -1,4 +1,4 @@
-"""Strip terminal control sequences from untrusted (model) text, chunk by chunk."""
+"""Make untrusted text safe for the terminal: model text chunk by chunk, config values as one line."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ _SEQUENCE = re.compile(
 # What may still become a complete sequence when more text arrives.
 _PARTIAL = re.compile(r"\x1b(?:\[[0-?]*[ -/]*|\][^\x07\x1b]*\x1b?|[PX^_][^\x1b]*\x1b?|[ -/]*)\Z|\r\Z")
 MAX_HELD = 4096
+# Control characters and the invisible ones that reorder or hide text (bidi overrides, zero widths).
+_INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 
 
 def _replace(match: re.Match[str]) -> str:
@@ -25,6 +27,19 @@ def _replace(match: re.Match[str]) -> str:
 def strip_controls(text: str) -> str:
     """Text without escape sequences or control characters other than newline and tab."""
     return _SEQUENCE.sub(_replace, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def visible(text: str) -> str:
+    """A value from the config file for one line: control and invisible characters shown as escapes.
+
+    Escaped rather than dropped, so that a stray escape sequence in a URL or model name is seen.
+    """
+    return _INVISIBLE.sub(_escape, text)
 
 
 class Sanitizer:

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Mapping
 from typing import IO, Any, TextIO
 
+from chatcli.config.secrets import redact
 from chatcli.ui.sanitize import strip_controls
 
 DIM, RESET = "\x1b[2m", "\x1b[0m"
@@ -46,9 +47,12 @@ def styled(text: str, stream: Any, environ: Mapping[str, str] | None = None) -> 
 
 
 def notice(message: str, err: TextIO, prefix: str = "chat: ", environ: Mapping[str, str] | None = None) -> None:
-    """One line on stderr, dim on a terminal; control sequences removed."""
-    err.write(styled(f"{prefix}{strip_controls(message)}", err, environ) + "\n")
+    """One line on stderr, dim on a terminal; control sequences and known secrets removed."""
+    err.write(styled(f"{prefix}{strip_controls(redact(message))}", err, environ) + "\n")
     err.flush()
+
+
+SHOW_CURSOR = "\x1b[?25h"  # DECTCEM
 
 
 class Terminal:
@@ -81,8 +85,8 @@ class Terminal:
         return width_of(self.out)
 
     def say(self, text: str, dim: bool = True) -> None:
-        """Lines for the user on stdout (dim on a terminal); control sequences removed from each."""
-        text = "\n".join(strip_controls(line) for line in text.split("\n"))
+        """Lines for the user on stdout (dim on a terminal); control sequences and known secrets removed."""
+        text = "\n".join(strip_controls(line) for line in redact(text).split("\n"))
         self.out.write((styled(text, self.out, self.environ) if dim else text) + "\n")
         self.out.flush()
 
@@ -91,7 +95,13 @@ class Terminal:
         notice(message, self.err, prefix, self.environ)
 
     def error(self, message: str) -> None:
-        """The one line a failure prints on stderr: `chat: ...`."""
-        line = f"chat: {strip_controls(message)}"
+        """The one line a failure prints on stderr: `chat: ...`, known secrets hidden."""
+        line = f"chat: {strip_controls(redact(message))}"
         self.err.write(line + "\n")
         self.err.flush()
+
+    def show_cursor(self) -> None:
+        """Show the cursor again if stdout is a terminal: Rich's Live hides it, and a stop cut short may not."""
+        if self.is_terminal():
+            self.out.write(SHOW_CURSOR)
+            self.out.flush()
