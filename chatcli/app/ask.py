@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from chatcli.app.inputs import MAX_STDIN, compose_message, read_stdin, stdin_has_data
 from chatcli.app.session import ChatSession, open_session
+from chatcli.app.signals import reason, terminating
 from chatcli.config.prices import money, usage_line
 from chatcli.core.conversation import Turn
 from chatcli.core.messages import Notice, ToolCall
 from chatcli.core.options import GenerationOptions
-from chatcli.errors import ChatError, ExitCode, Interrupted
+from chatcli.errors import ChatError, ExitCode, Interrupted, Terminated
+from chatcli.jsontext import json_text
 from chatcli.ui.render import renderer_for
 from chatcli.ui.terminal import Terminal
 
@@ -41,11 +43,17 @@ class AskOptions:
 
 
 def run_ask(opts: AskOptions, term: Terminal | None = None) -> int:
-    """Run one question; return the exit code. Raises ChatError for failures before the call."""
+    """Run one question; return the exit code. Raises ChatError for failures, Terminated on SIGTERM/SIGHUP."""
+    term = term or Terminal()
+    with terminating(term):
+        return _run(opts, term)
+
+
+def _run(opts: AskOptions, term: Terminal) -> int:
+    """Read the inputs, open the session, answer."""
     from chatcli.app import attachments
     from chatcli.config import load_config
 
-    term = term or Terminal()
     cfg = load_config(opts.config)
     attached = attachments.collect(opts.images, opts.videos, opts.files)  # a bad path stops here
     stdin = cast(BinaryIO, getattr(term.stdin, "buffer", term.stdin))
@@ -75,7 +83,7 @@ def _answer(session: ChatSession, opts: AskOptions, term: Terminal, text: str, a
                 renderer.handle(event)
             elif isinstance(event, Notice):
                 term.notice(event.text)
-    except (ChatError, KeyboardInterrupt) as e:
+    except (ChatError, KeyboardInterrupt, Terminated) as e:  # reported below, then raised for the CLI
         failure = e
     finally:
         if renderer is not None:
@@ -101,7 +109,7 @@ def _answer(session: ChatSession, opts: AskOptions, term: Terminal, text: str, a
             data["sources"] = turn.sources
         if cost is not None:
             data["cost"] = {"amount": round(cost, 8), "currency": prices.get("currency")}
-        term.out.write(json.dumps(data, ensure_ascii=False) + "\n")
+        term.out.write(json_text(data) + "\n")
         term.out.flush()
     if isinstance(failure, KeyboardInterrupt):
         raise Interrupted() from None
@@ -127,6 +135,8 @@ def result_json(provider: str, model: str, turn: Turn, failure: BaseException | 
                          "exit_code": int(failure.exit_code)}
     elif isinstance(failure, KeyboardInterrupt):
         data["error"] = {"type": "Interrupted", "message": "interrupted", "exit_code": int(ExitCode.INTERRUPTED)}
+    elif isinstance(failure, Terminated):
+        data["error"] = {"type": "Terminated", "message": reason(failure.signum), "exit_code": failure.exit_code}
     return data
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import threading
 import time
@@ -9,14 +10,16 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from prompt_toolkit import PromptSession
+from prompt_toolkit.application import Application
 from prompt_toolkit.formatted_text import FormattedText
 from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 
+from chatcli.app import signals
 from chatcli.app.attachments import Attachment
 from chatcli.app.session import ChatSession, Content
 from chatcli.core.messages import Event
-from chatcli.errors import ChatError
+from chatcli.errors import ChatError, Terminated
 from chatcli.repl import commands
 from chatcli.repl.completer import SlashCompleter
 from chatcli.store.store import ConversationInfo
@@ -49,7 +52,7 @@ class Repl:
         while True:
             self.exit_armed = False
             try:
-                text = prompt.prompt(self._message, pre_run=self._warm_up)
+                text = self._read(prompt)
             except EOFError:
                 return 0
             except KeyboardInterrupt:  # only if prompt_toolkit let one through
@@ -62,6 +65,19 @@ class Repl:
                     return 0
                 continue
             self.send(text[1:] if text.startswith("//") else text)
+
+    def _read(self, prompt: PromptSession[str]) -> str:
+        """One input. SIGTERM/SIGHUP end the prompt from inside its event loop (see `_end_soon`)."""
+        app = prompt.app
+
+        def started() -> None:
+            signum = signals.pending()
+            if signum is not None:  # arrived before the event loop ran
+                _end(app, signum)
+            self._warm_up()
+
+        with signals.deferred(lambda signum: _end_soon(app, signum)):
+            return prompt.prompt(self._message, pre_run=started)
 
     def _prompt_session(self) -> PromptSession[str]:
         return PromptSession(
@@ -223,9 +239,32 @@ def file_history() -> History:
         return InMemoryHistory()
 
 
+def _end_soon(app: Application[Any], signum: int) -> None:
+    """From the signal handler: have the prompt's event loop end the prompt with Terminated.
+
+    Raised in the handler itself, Terminated could land inside one of the loop's callbacks, which
+    prompt_toolkit reports as an unhandled exception, waiting for Enter with the terminal in raw mode.
+    """
+    loop = app.loop
+    if loop is not None:
+        with contextlib.suppress(RuntimeError):  # the loop is closing: signals.deferred() raises instead
+            loop.call_soon_threadsafe(_end, app, signum)
+
+
+def _end(app: Application[Any], signum: int) -> None:
+    """End the prompt with Terminated, unless it has just ended anyway."""
+    if app.future is not None and not app.future.done():
+        app.exit(exception=Terminated(signum))
+
+
 def run_repl(session: ChatSession, info: ConversationInfo | None = None, term: Terminal | None = None) -> int:
-    """Run the interactive session (saying first which saved conversation it continues, if any)."""
-    repl = Repl(session, term)
-    if info is not None:
-        repl.resumed(info)
-    return repl.run()
+    """Run the interactive session (saying first which saved conversation it continues, if any).
+
+    SIGTERM/SIGHUP end it with Terminated (the partial answer saved, the terminal as it was found).
+    """
+    term = term or Terminal()
+    with signals.terminating(term):
+        repl = Repl(session, term)
+        if info is not None:
+            repl.resumed(info)
+        return repl.run()

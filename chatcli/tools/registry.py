@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import inspect
 import json
+import queue
 import re
+import threading
 import time
 import types
 import typing
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Literal, Union
 
 from chatcli.core.messages import ToolCall, ToolResult
 
 _JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean"}
+_STEP = 0.1  # seconds between checks while tool calls run
 
 
 @dataclass
@@ -96,25 +98,31 @@ class ToolRegistry:
         return text, ok
 
     def run_all(self, calls: list[ToolCall]) -> Iterable[ToolResult]:
-        """Run calls concurrently, each within the timeout; yield results as they finish."""
-        pool = ThreadPoolExecutor(max_workers=max(1, len(calls)), thread_name_prefix="tool")
+        """Run calls concurrently, each within the timeout; yield results as they finish.
+
+        Each call has a daemon thread of its own: one still running after the timeout or a Ctrl-C is
+        abandoned, and cannot hold the process at exit as an executor's worker threads would (they
+        are joined at interpreter shutdown).
+        """
+        finished: queue.SimpleQueue[ToolResult] = queue.SimpleQueue()
         started = time.monotonic()
-        futures = {pool.submit(self._timed, call): call for call in calls}
-        try:
-            pending = set(futures)
-            while pending:
-                left = self.timeout - (time.monotonic() - started)
-                done, pending = wait(pending, timeout=max(0.0, left), return_when="FIRST_COMPLETED")
-                if not done:  # the rest timed out; their threads are abandoned, not waited for
-                    for future in pending:
-                        call = futures[future]
-                        yield ToolResult(call, _error(f"{call.name} timed out after {self.timeout:g} s"), False,
-                                         time.monotonic() - started)
-                    return
-                for future in done:
-                    yield future.result()
-        finally:
-            pool.shutdown(wait=False, cancel_futures=True)
+        for call in calls:
+            threading.Thread(target=lambda c: finished.put(self._timed(c)), args=(call,), name=f"tool-{call.name}",
+                             daemon=True).start()
+        pending = list(calls)
+        while pending:
+            left = self.timeout - (time.monotonic() - started)
+            if left <= 0:
+                for call in pending:
+                    yield ToolResult(call, _error(f"{call.name} timed out after {self.timeout:g} s"), False,
+                                     time.monotonic() - started)
+                return
+            try:  # short steps: a Ctrl-C just before a long blocking wait would wait with it
+                result = finished.get(timeout=min(left, _STEP))
+            except queue.Empty:
+                continue
+            pending = [c for c in pending if c is not result.call]
+            yield result
 
     def _timed(self, call: ToolCall) -> ToolResult:
         start = time.monotonic()
