@@ -15,7 +15,7 @@ from chatcli.app.attachments import Attachment
 from chatcli.app.inputs import MAX_STDIN
 from chatcli.core.messages import ChatRequest, Message
 from chatcli.errors import UsageError
-from chatcli.providers.capabilities import MB, Capabilities, UploadedDocument, dashscope
+from chatcli.providers.capabilities import MB, Capabilities, DocumentFile, UploadedDocument, dashscope
 from chatcli.providers.wire import api_messages
 from tests import fakeserver as fs
 from tests.fakeserver import completions
@@ -131,8 +131,8 @@ class FakeProvider:
     def capabilities(self, model: str) -> Capabilities:
         return self.caps
 
-    def upload_document(self, path: Path, model: str) -> UploadedDocument:
-        self.uploaded.append(path.name)
+    def upload_document(self, doc: DocumentFile, model: str) -> UploadedDocument:
+        self.uploaded.append(doc.name)
         assert self.upload is not None
         return self.upload
 

@@ -1,7 +1,9 @@
 """Images, video frames and files sent with a message (`--image`, `--video`, `--file`; /image, /video, /file).
 
 Paths and URLs are checked when given (`image`, `video`, `document`), and the user message is
-built when it is sent (`build_content`), after every limit of the provider in use was checked:
+built when it is sent (`build_content`), after every limit of the provider in use was checked.
+Only regular files are attached, and each is read once when sending, never past its limit: the
+bytes read are the bytes sent (see chatcli.app.localfiles).
 
 - an image is an OpenAI-style `image_url` part; a local file becomes a `data:` URL whose MIME
   type is sniffed from its first bytes, so a misnamed file works and a non-image is refused;
@@ -26,13 +28,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chatcli.app.inputs import MAX_STDIN, decode_text, human_size
+from chatcli.app.localfiles import HEAD, LocalFile, TooLarge, snapshot
 from chatcli.core.messages import FILEID_PART, content_text
 from chatcli.errors import UsageError
+from chatcli.providers.capabilities import MB, Capabilities, DocumentFile
 
 if TYPE_CHECKING:
     from chatcli.providers.base import Provider
 
-_HEAD = 8192
 _IMAGE_MAGIC = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"GIF87a", "image/gif"),
                 (b"GIF89a", "image/gif"), (b"II*\x00", "image/tiff"), (b"MM\x00*", "image/tiff"))
 _HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"mif1", b"avif")
@@ -41,6 +44,7 @@ DOCUMENT_SUFFIXES = {".pdf", ".doc", ".docx", ".xls", ".xlsx", ".ppt", ".pptx", 
                      ".odt", ".ods", ".odp"}
 _VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".flv", ".wmv", ".m4v", ".3gp")
 UPLOAD_NOTICE = 10 * 1024 * 1024  # say "uploading ..." for documents at least this large
+_MEDIA_MAX = 20 * MB  # an image or frame when the provider names no limit: the largest any takes (OpenAI's)
 
 
 @dataclass(frozen=True)
@@ -81,7 +85,8 @@ def image(value: str, kind: str = "image") -> Attachment:
         if value.startswith("data:") and not value.startswith("data:image/"):
             raise UsageError(f"{_brief(value)} is a data: URL but not an image")
         return Attachment(kind, value)
-    path, size, head = _local(value)
+    with LocalFile(value) as f:
+        path, size, head = f.path, f.size, f.head
     mime = image_type(head)
     if mime is None:
         what = ("; --video takes the frames of one video (image files or URLs, or a directory of them), "
@@ -102,7 +107,7 @@ def video(value: str) -> list[Attachment]:
         return [image(value, "frame")]
     frames = []
     for entry in sorted(path.iterdir(), key=lambda p: _natural(p.name)):
-        if entry.is_file() and not entry.name.startswith("."):
+        if entry.is_file() and not entry.name.startswith("."):  # a stat: FIFOs, devices... skipped unopened
             try:
                 frames.append(image(str(entry), "frame"))
             except UsageError:
@@ -116,8 +121,8 @@ def document(value: str) -> Attachment:
     """A readable local file; whether it is text or a document to upload is decided when sending."""
     if is_url(value):
         raise UsageError(f"--file takes a local file, not a URL: {_brief(value)}")
-    path, size, _ = _local(value)
-    return Attachment("file", str(path), size)
+    with LocalFile(value) as f:
+        return Attachment("file", str(f.path), f.size)
 
 
 def collect(images: Iterable[str] = (), videos: Iterable[str] = (), files: Iterable[str] = ()) -> list[Attachment]:
@@ -142,30 +147,15 @@ def image_type(head: bytes) -> str | None:
     return None
 
 
-def _local(value: str) -> tuple[Path, int, bytes]:
-    """A regular local file's path, size and first bytes, or a UsageError naming it."""
-    path = Path(value).expanduser()
-    try:
-        if path.is_dir():
-            raise UsageError(f"{value} is a directory, not a file")
-        with path.open("rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            head = f.read(_HEAD)
-    except FileNotFoundError:
-        raise UsageError(f"cannot attach {value}: no such file") from None
-    except OSError as e:
-        raise UsageError(f"cannot read {value}: {e.strerror or e}") from None
-    return path, size, head
-
-
 # --- building the message ------------------------------------------------------------------
 
 def build_content(text: str, attachments: Sequence[Attachment], provider: Provider, model: str, *,
                   text_budget: int = MAX_STDIN) -> str | list[dict[str, Any]]:
     """The user message content: `text` plus the attachments, checked against the provider first.
 
-    Everything is checked before any upload, so a bad attachment sends nothing. `text_budget`
-    is what text files may add, in bytes (what piped input left of the shared limit).
+    Each local file is read once, within its limit, and what was read is what is sent; all are
+    read and checked before any upload, so a bad attachment sends nothing. `text_budget` is what
+    text files may add, in bytes (what piped input left of the shared limit).
     """
     caps = provider.capabilities(model)
     media = [a for a in attachments if a.kind in ("image", "frame")]
@@ -174,54 +164,78 @@ def build_content(text: str, attachments: Sequence[Attachment], provider: Provid
         refusal = caps.images if att.kind == "image" else caps.video
         if isinstance(refusal, str):
             raise UsageError(f"{provider.name}: cannot send {what} ({att.name}): {refusal}")
-        if isinstance(caps.images, int) and att.size > caps.images:
-            raise UsageError(f"{att.name} is too large: {human_size(att.size)} "
-                             f"({provider.name} takes images up to {human_size(caps.images)})")
-    texts, documents = _sort_files([a for a in attachments if a.kind == "file"], text_budget)
-    for att in documents:
-        if isinstance(caps.documents, str):
-            raise UsageError(f"{provider.name}: cannot read {att.name}: {caps.documents}")
-        if att.size > caps.documents:
-            raise UsageError(f"{att.name} is too large to upload: {human_size(att.size)} "
-                             f"({provider.name} takes documents up to {human_size(caps.documents)})")
+    urls = [(att, _url(att, caps, provider.name)) for att in media]
+    texts, documents = _read_files([a for a in attachments if a.kind == "file"], caps, provider.name, text_budget)
 
-    parts: list[dict[str, Any]] = [{"type": "image_url", "image_url": {"url": _url(a)}}
-                                   for a in media if a.kind == "image"]
-    frames = [_url(a) for a in media if a.kind == "frame"]
+    parts: list[dict[str, Any]] = [{"type": "image_url", "image_url": {"url": url}}
+                                   for att, url in urls if att.kind == "image"]
+    frames = [url for att, url in urls if att.kind == "frame"]
     if frames:
         parts.append({"type": "video", "video": frames})
-    blocks = [fenced(a.name, _read_text(a)) for a in texts]
+    blocks = [fenced(name, body) for name, body in texts]
     file_ids: list[dict[str, Any]] = []
-    for att in documents:  # uploads last: whatever else could fail has been read by now
-        if att.size >= UPLOAD_NOTICE:
-            provider.notify(f"uploading {att.name} ({human_size(att.size)}) to {provider.name}…")
-        doc = provider.upload_document(Path(att.source), model)
-        if doc.file_id:
-            file_ids.append({"type": FILEID_PART, "file_id": doc.file_id, "name": att.name})
-        if doc.text is not None:
-            blocks.append(fenced(f"{att.name} (extracted text)", doc.text))
+    for doc in documents:  # uploads last: whatever else could fail has been read by now
+        if len(doc.data) >= UPLOAD_NOTICE:
+            provider.notify(f"uploading {doc.name} ({human_size(len(doc.data))}) to {provider.name}…")
+        uploaded = provider.upload_document(doc, model)
+        if uploaded.file_id:
+            file_ids.append({"type": FILEID_PART, "file_id": uploaded.file_id, "name": doc.name})
+        if uploaded.text is not None:
+            blocks.append(fenced(f"{doc.name} (extracted text)", uploaded.text))
     full = "\n\n".join([text, *blocks]) if text else "\n\n".join(blocks)
     if not parts and not file_ids:
         return full
     return [*parts, *file_ids, {"type": "text", "text": full}]
 
 
-def _sort_files(files: list[Attachment], budget: int) -> tuple[list[Attachment], list[Attachment]]:
-    """(text files within the budget, documents to upload); UsageError when the text is too large."""
+def _url(att: Attachment, caps: Capabilities, provider: str) -> str:
+    """What an image part carries: the URL, or the local file (read once, within the limit) as a data: URL."""
+    if att.is_url:
+        return att.source
+    limit = caps.images if isinstance(caps.images, int) else _MEDIA_MAX
+    try:
+        data = snapshot(att.source, limit)
+    except TooLarge as e:
+        raise UsageError(f"{att.name} is too large: {human_size(e.size)} "
+                         f"({provider} takes images up to {human_size(limit)})") from None
+    mime = image_type(data[:HEAD])  # from the bytes sent, which may have changed since it was attached
+    if mime is None:
+        raise UsageError(f"{att.name} is no longer an image (it changed since it was attached)")
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def _read_files(files: list[Attachment], caps: Capabilities, provider: str,
+                budget: int) -> tuple[list[tuple[str, str]], list[DocumentFile]]:
+    """((name, text) of the text files, documents to upload), each read once; UsageError past a limit."""
     texts, documents, total = [], [], MAX_STDIN - budget  # piped input counts against the same limit
     for att in files:
-        if _is_document(_head(att), att.source):
-            documents.append(att)
-            continue
-        total += att.size
-        if att.size > MAX_STDIN:
-            raise UsageError(f"{att.name} is too large to include as text: {human_size(att.size)} "
-                             f"(limit {human_size(MAX_STDIN)})")
+        with LocalFile(att.source) as f:
+            if _is_document(f.head, att.source):
+                documents.append(_document(att, f, caps, provider))
+                continue
+            try:
+                data = f.read(MAX_STDIN)
+            except TooLarge as e:
+                raise UsageError(f"{att.name} is too large to include as text: {human_size(e.size)} "
+                                 f"(limit {human_size(MAX_STDIN)})") from None
+        total += len(data)
         if total > MAX_STDIN:
             raise UsageError(f"text files and piped input are too large together: {human_size(total)} "
-                             f"(limit {human_size(MAX_STDIN)}); {att.name} is {human_size(att.size)}")
-        texts.append(att)
+                             f"(limit {human_size(MAX_STDIN)}); {att.name} is {human_size(len(data))}")
+        texts.append((att.name, _text(att, data)))
     return texts, documents
+
+
+def _document(att: Attachment, f: LocalFile, caps: Capabilities, provider: str) -> DocumentFile:
+    """A document to upload, read whole within the provider's limit."""
+    if isinstance(caps.documents, str):
+        raise UsageError(f"{provider}: cannot read {att.name}: {caps.documents}")
+    try:
+        data = f.read(caps.documents)
+    except TooLarge as e:
+        raise UsageError(f"{att.name} is too large to upload: {human_size(e.size)} "
+                         f"({provider} takes documents up to {human_size(caps.documents)})") from None
+    return DocumentFile.of(att.name, data)
 
 
 def _is_document(head: bytes, name: str) -> bool:
@@ -230,35 +244,12 @@ def _is_document(head: bytes, name: str) -> bool:
             or b"\x00" in head or image_type(head) is not None)
 
 
-def _head(att: Attachment) -> bytes:
-    try:
-        with open(att.source, "rb") as f:
-            return f.read(_HEAD)
-    except OSError as e:
-        raise UsageError(f"cannot read {att.source}: {e.strerror or e}") from None
-
-
-def _read_text(att: Attachment) -> str:
-    try:
-        data = Path(att.source).read_bytes()
-    except OSError as e:
-        raise UsageError(f"cannot read {att.source}: {e.strerror or e}") from None
+def _text(att: Attachment, data: bytes) -> str:
     try:
         return decode_text(data, att.name)
     except UsageError:
         raise UsageError(f"{att.name} is not text in UTF-8 or GB18030, nor a document type "
                          f"({', '.join(sorted(DOCUMENT_SUFFIXES))})") from None
-
-
-def _url(att: Attachment) -> str:
-    """What an image part carries: the URL, or the local file as a data: URL."""
-    if att.is_url:
-        return att.source
-    try:
-        data = Path(att.source).read_bytes()
-    except OSError as e:
-        raise UsageError(f"cannot read {att.source}: {e.strerror or e}") from None
-    return f"data:{att.mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
 def fenced(name: str, text: str) -> str:

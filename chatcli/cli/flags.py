@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
-from chatcli.config.limits import flag
+from chatcli.config.limits import MAX_TOKENS_MAX, flag
 from chatcli.errors import UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -52,7 +52,7 @@ CHOICE = [
 GENERATION = [
     _option("--temperature", type=Number(float), help="Sampling temperature, 0 to <2."),
     _option("--top-p", type=Number(float), help="Nucleus sampling threshold, >0 to 1."),
-    _option("--max-tokens", type=Number(int), help="Longest answer, in tokens."),
+    _option("--max-tokens", type=Number(int), help=f"Longest answer, in tokens (1 to {MAX_TOKENS_MAX:,})."),
     _option("--seed", type=Number(int), help="Random seed (0 to 2**64-1) for repeatable answers."),
     _option("--stop", metavar="TEXT", multiple=True, help="Stop before this text (repeatable)."),
     _option("--presence-penalty", type=Number(float), help="-2 to 2; higher repeats less."),

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from chatcli.core.messages import ChatRequest, Event
 from chatcli.errors import UsageError
-from chatcli.providers.capabilities import NO_DOCUMENTS, Capabilities, UploadedDocument
+from chatcli.providers.capabilities import NO_DOCUMENTS, Capabilities, DocumentFile, UploadedDocument
 from chatcli.providers.pump import close_in_background, pumped
 from chatcli.providers.retry import retrying
 
@@ -38,17 +37,17 @@ class Provider(ABC):
         """Which images, video frames and documents this provider takes with `model`."""
         return Capabilities()
 
-    def upload_document(self, path: Path, model: str) -> UploadedDocument:
-        """Upload a document for `model` to read, retrying like a model call (see chatcli.app.attachments)."""
-        return self.retrying(lambda: self._upload(path, model))
+    def upload_document(self, doc: DocumentFile, model: str) -> UploadedDocument:
+        """Upload a document (bytes read once) for `model` to read, retrying like a model call."""
+        return self.retrying(lambda: self._upload(doc, model))
 
     def retrying(self, attempt_once: Callable[[], T]) -> T:
         """The result of attempt_once, tried again (with a notice) after retryable failures."""
         return retrying(attempt_once, self.notify)
 
-    def _upload(self, path: Path, model: str) -> UploadedDocument:
+    def _upload(self, doc: DocumentFile, model: str) -> UploadedDocument:
         """One upload attempt; providers that read documents override this (see errmap.upload_errors)."""
-        raise UsageError(f"{self.name}: cannot read {path.name}: {NO_DOCUMENTS}")
+        raise UsageError(f"{self.name}: cannot read {doc.name}: {NO_DOCUMENTS}")
 
     def tell_once(self, message: str) -> None:
         """A notice shown once per provider object (once per `chat ask`, once per REPL session)."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import mimetypes
 from dataclasses import dataclass
-from pathlib import Path
 
 from chatcli.providers.catalog import family
 
@@ -28,6 +27,24 @@ class Capabilities:
     images: int | str = 20 * MB  # largest image file
     video: bool | str = NO_VIDEO
     documents: int | str = NO_DOCUMENTS  # largest document to upload
+
+
+@dataclass(frozen=True)
+class DocumentFile:
+    """A document to upload, read once (chatcli.app.localfiles): what is sent is exactly these bytes."""
+
+    name: str
+    data: bytes
+    mime: str = "application/octet-stream"
+
+    @classmethod
+    def of(cls, name: str, data: bytes) -> DocumentFile:
+        """The document with the MIME type its name suggests."""
+        return cls(name, data, upload_type(name))
+
+    def as_upload(self) -> tuple[str, bytes, str]:
+        """The (filename, content, content type) triple the SDKs and httpx take for a multipart file."""
+        return self.name, self.data, self.mime
 
 
 @dataclass(frozen=True)
@@ -53,6 +70,6 @@ def dashscope(model: str) -> Capabilities:
     return Capabilities(images=10 * MB, video=True, documents=documents)
 
 
-def upload_type(path: Path) -> str:
-    """The Content-Type to upload a document with."""
-    return mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+def upload_type(name: str) -> str:
+    """The Content-Type to upload a document called `name` with."""
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"

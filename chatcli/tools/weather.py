@@ -23,12 +23,15 @@ Every failure is returned as {"error": "<message for the model to relay>"}.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 from chatcli.config.model import WeatherSettings
 
 UNITS = ("celsius", "fahrenheit")
+MAX_RESPONSE = 1024 * 1024  # bytes read from the service at most; the rest is a tool error, never held
+_REASON_MAX = 64 * 1024  # of an error response, for its "reason"
 CURRENT_FIELDS = ("temperature_2m", "relative_humidity_2m", "apparent_temperature",
                   "weather_code", "wind_speed_10m")
 
@@ -109,7 +112,9 @@ def _client(settings: WeatherSettings) -> Any:
 
     from chatcli import __version__
 
-    return httpx.Client(timeout=settings.timeout, headers={"User-Agent": f"chatcli/{__version__}"})
+    # identity: the answer is small, and a compressed one could inflate past MAX_RESPONSE within one chunk
+    return httpx.Client(timeout=settings.timeout, headers={"User-Agent": f"chatcli/{__version__}",
+                                                           "Accept-Encoding": "identity"})
 
 
 def _geocode(client: Any, settings: WeatherSettings, name: str) -> dict[str, Any]:
@@ -174,16 +179,21 @@ def _get_json(client: Any, settings: WeatherSettings, url: str, params: dict[str
     import httpx
 
     try:
-        response = client.get(url, params=params)
+        with client.stream("GET", url, params=params) as response:
+            if response.status_code >= 400:
+                reason = _reason(_read_at_most(response, _REASON_MAX))
+                raise _Failure(f"weather service returned HTTP {response.status_code}{reason}")
+            data = _read_at_most(response, MAX_RESPONSE)
     except httpx.TimeoutException:
         raise _Failure(f"weather service timed out after {settings.timeout:g} s") from None
     except httpx.HTTPError as e:
         host = httpx.URL(url).host or url
         raise _Failure(f"could not reach the weather service at {host}: {e or type(e).__name__}") from None
-    if response.status_code >= 400:
-        raise _Failure(f"weather service returned HTTP {response.status_code}{_reason(response)}")
+    if data is None:
+        raise _Failure(f"weather service sent more than {MAX_RESPONSE // (1024 * 1024)} MB (an Open-Meteo answer "
+                       "is about 1 KB); stopped reading it")
     try:
-        body = response.json()
+        body = json.loads(data)
     except ValueError:
         raise _Failure("weather service sent a response that is not valid JSON") from None
     if not isinstance(body, dict):
@@ -191,10 +201,26 @@ def _get_json(client: Any, settings: WeatherSettings, url: str, params: dict[str
     return body
 
 
-def _reason(response: Any) -> str:
+def _read_at_most(response: Any, limit: int) -> bytes | None:
+    """The (decoded) body if it is at most `limit` bytes, else None, having read no more than that."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit and not response.headers.get("content-encoding"):
+        return None  # too large, and said so up front
+    chunks, size = [], 0
+    for chunk in response.iter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            return None
+    return b"".join(chunks)
+
+
+def _reason(body: bytes | None) -> str:
     """Open-Meteo explains errors as {"error": true, "reason": "..."}; pass that on."""
+    if body is None:
+        return ""
     try:
-        reason = response.json().get("reason")
+        reason = json.loads(body).get("reason")
     except (ValueError, AttributeError):
         return ""
     return f": {reason}" if isinstance(reason, str) and reason else ""
