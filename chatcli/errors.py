@@ -14,7 +14,8 @@ Every failure a user can meet is one of these by the time it reaches the CLI::
         ├── ServerError                    5xx (retryable)
         ├── ContentFilterError             the provider's safety review refused
         ├── ModelNotFoundError             unknown model name
-        └── BadRequestError                other 4xx
+        ├── BadRequestError                other 4xx
+        └── BadResponseError               a 200 answer that is not what was asked for (HTML, wrong JSON)
 
 Not ChatErrors: ``Terminated`` (SIGTERM 143, SIGHUP 129) unwinds like Ctrl-C, and anything else
 that reaches the boundary is an internal error (exit 70, traceback in the crash log).
@@ -136,3 +137,7 @@ class ModelNotFoundError(ProviderError):
 
 class BadRequestError(ProviderError):
     pass
+
+
+class BadResponseError(ProviderError):
+    """The server answered 200 with something else: a captive portal's page, another API, garbage."""

@@ -56,10 +56,11 @@ class NativeReply(Reply):
 
     def __init__(self, text: Sequence[str] = (), *, reasoning: Sequence[str] = (), calls: Sequence = (),
                  finish: str = "stop", usage: tuple[int, int] = (10, 5), cut_after: int | None = None,
-                 error_after: tuple[int, str] | None = None) -> None:
+                 error_after: tuple[int, str] | None = None, end_after: int | None = None) -> None:
         super().__init__(self._write)
         self.text, self.reasoning, self.calls = list(text), list(reasoning), list(calls)
         self.finish, self.usage, self.cut_after, self.error_after = finish, usage, cut_after, error_after
+        self.end_after = end_after  # events sent before the stream ends cleanly, without its final event
 
     def events(self, incremental: bool) -> list[bytes]:
         out, so_far, thought = [], "", ""
@@ -92,6 +93,8 @@ class NativeReply(Reply):
             status, message = ERRORS[code]
             steps = steps[:after] + [_event(after + 1, {"code": code, "message": message, "request_id": "r"},
                                             status, "error")]
+        if self.end_after is not None:
+            steps = steps[: self.end_after]
         if self.cut_after is not None:
             from tests.fakeserver import _CUT
             steps = steps[: self.cut_after] + [_CUT]

@@ -320,6 +320,11 @@ def cut(reply: StreamReply, after: int) -> StreamReply:
     return _Wrapped(reply, lambda steps: _split(steps, after)[0] + [_CUT])
 
 
+def truncated(reply: StreamReply, after: int) -> StreamReply:
+    """Send the first `after` events, then end the response cleanly: no finish chunk, no [DONE]."""
+    return _Wrapped(reply, lambda steps: _split(steps, after)[0])
+
+
 def gated(reply: StreamReply, after: int, gate: threading.Event) -> StreamReply:
     """Send `after` events, wait for `gate` (set by the test, or by server stop), then the rest."""
     def rewrite(steps: list[Step]) -> list[Step]:

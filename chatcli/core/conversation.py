@@ -18,6 +18,7 @@ from chatcli.core.messages import (
     ReasoningDelta,
     Sources,
     TextDelta,
+    TextParts,
     ToolCall,
     ToolCallEvent,
     ToolResult,
@@ -44,6 +45,9 @@ FINISH_NOTICES: dict[str, tuple[str, bool]] = {
                                       "(finish_reason: model_context_window_exceeded)", True),
 }
 
+WITHDRAWN = ("sensitive", "content_filter")  # the text shown is withdrawn: saved marked, not sent back
+MAX_CALLS_PER_ROUND = 32  # a model asking for more at once is misbehaving
+
 
 def finish_notice(reason: str | None) -> tuple[str, bool] | None:
     """What to tell the user about a finish reason, and whether it counts as a failure."""
@@ -56,8 +60,8 @@ def finish_notice(reason: str | None) -> tuple[str, bool] | None:
 class Turn:
     """What one user turn produced over all its model calls, kept even when it fails or is interrupted."""
 
-    content: str = ""
-    reasoning: str = ""
+    text: TextParts = field(default_factory=TextParts)  # the answer (read it as `content`)
+    thought: TextParts = field(default_factory=TextParts)  # the reasoning (read it as `reasoning`)
     tool_calls: list[ToolCall] = field(default_factory=list)
     tool_results: list[ToolResult] = field(default_factory=list)
     usage: Usage | None = None  # summed over the turn's model calls
@@ -69,11 +73,21 @@ class Turn:
     interrupted: bool = False
     error: ChatError | None = None
 
+    @property
+    def content(self) -> str:
+        """The answer's text over all the turn's model calls."""
+        return str(self.text)
+
+    @property
+    def reasoning(self) -> str:
+        """The reasoning the model showed, if any."""
+        return str(self.thought)
+
     def add(self, event: Event) -> None:
         if isinstance(event, TextDelta):
-            self.content += event.text
+            self.text.add(event.text)
         elif isinstance(event, ReasoningDelta):
-            self.reasoning += event.text
+            self.thought.add(event.text)
         elif isinstance(event, ToolCallEvent):
             self.tool_calls.append(event.call)
         elif isinstance(event, ToolResult):
@@ -133,7 +147,12 @@ class Conversation:
                                  "the model kept asking for more")
                     return
                 turn.rounds += 1
-                yield from self._run_tools(tools, calls, turn)
+                extra = calls[MAX_CALLS_PER_ROUND:]
+                if extra:
+                    yield Notice(f"the model asked for {len(calls)} tool calls at once; ran the first "
+                                 f"{MAX_CALLS_PER_ROUND} and told it the rest were not run")
+                yield from self._run_tools(tools, calls[:MAX_CALLS_PER_ROUND], turn)
+                self._answer_unrun(extra, f"not run: more than {MAX_CALLS_PER_ROUND} calls in one round")
         except (KeyboardInterrupt, Terminated):
             turn.interrupted = True
             raise
@@ -150,9 +169,9 @@ class Conversation:
             yield Notice(f"left out the {dropped} oldest turn{'s' if dropped > 1 else ''} "
                          f"to stay within the context budget (~{budget:,} tokens)")
         request = dataclasses.replace(base, messages=messages)
-        content, calls, usage = "", [], None
-        separate = bool(turn.content) and not turn.content.endswith("\n")
-        complete = False
+        content, calls, usage = TextParts(), [], None
+        separate = bool(len(turn.text)) and not turn.text.endswith("\n")
+        complete = withdrawn = False
         try:
             for event in provider.stream(request):
                 if isinstance(event, TextDelta):
@@ -160,19 +179,22 @@ class Conversation:
                         separate = False
                         turn.add(TextDelta("\n\n"))
                         yield TextDelta("\n\n")
-                    content += event.text
+                    content.add(event.text)
                 elif isinstance(event, ToolCallEvent):
                     calls.append(event.call)
                 elif isinstance(event, UsageEvent):
                     usage = event.usage
+                elif isinstance(event, Finish):
+                    withdrawn = event.reason in WITHDRAWN
                 turn.add(event)
                 yield event
             complete = True
         finally:
             if tools is None or not complete:
                 calls = []  # never leave calls without results in the history
-            if content or calls:
-                self.append(Message("assistant", content, tool_calls=calls, interrupted=not complete), usage)
+            if len(content) or calls:
+                self.append(Message("assistant", str(content), tool_calls=calls, interrupted=not complete,
+                                    withdrawn=withdrawn), usage)
         return calls
 
     def _run_tools(self, tools: ToolRegistry, calls: list[ToolCall], turn: Turn) -> Iterator[Event]:

@@ -124,6 +124,37 @@ def part_label(part: dict[str, Any]) -> str:
     return "[image]" if kind == "image_url" else f"[{kind or 'part'}]"
 
 
+class TextParts:
+    """Text that grows piece by piece in linear time: pieces are joined only when it is read."""
+
+    __slots__ = ("_parts", "_size")
+
+    def __init__(self, text: str = "") -> None:
+        self._parts: list[str] = [text] if text else []
+        self._size = len(text)
+
+    def add(self, text: str) -> None:
+        if text:
+            self._parts.append(text)
+            self._size += len(text)
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __str__(self) -> str:
+        if len(self._parts) > 1:
+            self._parts = ["".join(self._parts)]
+        return self._parts[0] if self._parts else ""
+
+    def endswith(self, suffix: str) -> bool:
+        """Whether the text ends with suffix (reads only the last pieces)."""
+        tail, i = "", len(self._parts)
+        while i and len(tail) < len(suffix):
+            i -= 1
+            tail = self._parts[i] + tail
+        return tail.endswith(suffix)
+
+
 @dataclass
 class ChatRequest:
     """What a provider is asked to do in one call."""

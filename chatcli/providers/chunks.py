@@ -31,8 +31,10 @@ class ChunkAssembler:
         self.usage: Usage | None = None
         self.finish_reason: str | None = None
         self.sources: list[dict[str, Any]] = []
+        self.anything = False  # any text, reasoning or tool call: a stream without them is empty
 
     def feed(self, chunk: Any) -> Iterator[Event]:
+        """Events for one chunk; TypeError for a field of the wrong type (see chatcli.providers.integrity)."""
         usage = getattr(chunk, "usage", None)
         if usage:
             self.usage = usage_from(usage)
@@ -40,27 +42,34 @@ class ChunkAssembler:
         for choice in getattr(chunk, "choices", None) or []:
             delta = getattr(choice, "delta", None)
             if delta is not None:
-                reasoning = _extra(delta, "reasoning_content")
+                reasoning = text_of(_extra(delta, "reasoning_content"), "delta.reasoning_content")
                 if reasoning:
+                    self.anything = True
                     yield ReasoningDelta(reasoning)
-                if delta.content:
-                    yield TextDelta(delta.content)
+                content = text_of(delta.content, "delta.content")
+                if content:
+                    self.anything = True
+                    yield TextDelta(content)
                 for tc in getattr(delta, "tool_calls", None) or []:
+                    self.anything = True
                     self._merge(tc)
-            if choice.finish_reason:
-                self.finish_reason = choice.finish_reason
+            reason = text_of(choice.finish_reason, "finish_reason")
+            if reason:
+                self.finish_reason = reason
 
     def _merge(self, tc: Any) -> None:
-        index = tc.index if tc.index is not None else len(self.calls)
+        index = tc.index if isinstance(tc.index, int) else len(self.calls)
         call = self.calls.setdefault(index, ToolCall(id="", name=""))
-        if tc.id:
-            call.id = tc.id
+        call_id = text_of(tc.id, "tool_calls.id")
+        if call_id:
+            call.id = call_id
         fn = tc.function
         if fn is not None:
-            if fn.name:
-                call.name = fn.name
-            if fn.arguments:
-                call.arguments += fn.arguments
+            name, arguments = text_of(fn.name, "function.name"), text_of(fn.arguments, "function.arguments")
+            if name:
+                call.name = name
+            if arguments:
+                call.arguments += arguments
 
     def finish(self) -> Iterator[Event]:
         if self.sources:
@@ -76,24 +85,39 @@ class ChunkAssembler:
 
 
 def events_from_completion(completion: Any) -> Iterator[Event]:
-    """Events for a non-streamed completion object (either SDK)."""
+    """Events for a non-streamed completion object (either SDK); TypeError for a field of the wrong type."""
     choice = completion.choices[0] if completion.choices else None
     if choice is not None:
         msg = choice.message
-        reasoning = _extra(msg, "reasoning_content")
+        reasoning = text_of(_extra(msg, "reasoning_content"), "message.reasoning_content")
         if reasoning:
             yield ReasoningDelta(reasoning)
-        if msg.content:
-            yield TextDelta(msg.content)
+        content = text_of(msg.content, "message.content")
+        if content:
+            yield TextDelta(content)
         for i, tc in enumerate(msg.tool_calls or []):
-            yield ToolCallEvent(ToolCall(tc.id or f"call_{i}", tc.function.name, tc.function.arguments or ""))
+            yield ToolCallEvent(ToolCall(text_of(tc.id, "tool_calls.id") or f"call_{i}",
+                                         text_of(tc.function.name, "function.name"),
+                                         text_of(tc.function.arguments, "function.arguments")))
     sources: list[dict[str, Any]] = []
     add_sources(sources, _extra(completion, "web_search"))
     if sources:
         yield Sources(sources)
     if getattr(completion, "usage", None):
         yield UsageEvent(usage_from(completion.usage))
-    yield Finish(choice.finish_reason if choice is not None else None)
+    yield Finish(text_of(choice.finish_reason, "finish_reason") or None if choice is not None else None)
+
+
+def text_of(value: Any, name: str) -> str:
+    """A text field of what the server sent ("" when absent); TypeError when it is something else."""
+    if value is None or isinstance(value, str):
+        return value or ""
+    raise TypeError(f"`{name}` is not text")
+
+
+def count_of(value: Any) -> int:
+    """A token count as the server sent it: anything but a whole number counts as 0."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
 def add_sources(sources: list[dict[str, Any]], found: Any) -> None:
@@ -110,15 +134,16 @@ def add_sources(sources: list[dict[str, Any]], found: Any) -> None:
 
 
 def usage_from(u: Any) -> Usage:
-    """A Usage from an SDK usage object."""
+    """A Usage from an SDK usage object (counts of another type read as 0)."""
     ptd = getattr(u, "prompt_tokens_details", None)
     ctd = getattr(u, "completion_tokens_details", None)
+    cached, reasoning = getattr(ptd, "cached_tokens", None), getattr(ctd, "reasoning_tokens", None)
     return Usage(
-        prompt_tokens=u.prompt_tokens or 0,
-        completion_tokens=u.completion_tokens or 0,
-        total_tokens=u.total_tokens or 0,
-        cached_tokens=getattr(ptd, "cached_tokens", None) if ptd else None,
-        reasoning_tokens=getattr(ctd, "reasoning_tokens", None) if ctd else None,
+        prompt_tokens=count_of(getattr(u, "prompt_tokens", 0)),
+        completion_tokens=count_of(getattr(u, "completion_tokens", 0)),
+        total_tokens=count_of(getattr(u, "total_tokens", 0)),
+        cached_tokens=count_of(cached) if cached is not None else None,
+        reasoning_tokens=count_of(reasoning) if reasoning is not None else None,
     )
 
 

@@ -6,7 +6,6 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,6 +17,7 @@ from chatcli.core.messages import (
     Finish,
     ReasoningDelta,
     TextDelta,
+    TextParts,
     ToolCall,
     ToolCallEvent,
     Usage,
@@ -26,9 +26,10 @@ from chatcli.core.messages import (
 )
 from chatcli.core.options import GenerationOptions
 from chatcli.errors import ProviderError
-from chatcli.providers import capabilities
+from chatcli.providers import capabilities, integrity
 from chatcli.providers.base import Provider
-from chatcli.providers.capabilities import Capabilities, UploadedDocument
+from chatcli.providers.capabilities import Capabilities, DocumentFile, UploadedDocument
+from chatcli.providers.chunks import count_of, text_of
 from chatcli.providers.errmap import classify, network_error, parse_error_body, unexpected, upload_errors
 from chatcli.providers.wire import api_messages, check_dashscope, dashscope_switches, with_json_hint
 
@@ -69,21 +70,21 @@ class DashScopeProvider(Provider):
         base = (self.config.base_url or "").rstrip("/")
         return base[: -len("/api/v1")] + "/compatible-mode/v1/files" if base.endswith("/api/v1") else None
 
-    def _upload(self, path: Path, model: str) -> UploadedDocument:
+    def _upload(self, doc: DocumentFile, model: str) -> UploadedDocument:
         """Upload with purpose file-extract; the native text endpoint then reads `fileid://ID` too."""
         client, url = self.http(), self._files_url()
         request = ChatRequest([], model)
-        with upload_errors(self.name, path.name), path.open("rb") as f, self._mapped(request, mid_stream=False):
+        with upload_errors(self.name, doc.name), self._mapped(request, mid_stream=False):
             response = client.post(url, data={"purpose": "file-extract"},  # type: ignore[arg-type]
-                                   files={"file": (path.name, f, capabilities.upload_type(path))})
+                                   files={"file": doc.as_upload()})
             if response.status_code >= 400:
                 raise self._classify(response.status_code, parse_error_body(response.text), request, response.headers)
             data = response.json()
             file_id = data.get("id") if isinstance(data, dict) else None
         if not file_id:
-            raise ProviderError(f"{self.name}: the files API answered no file id (uploading {path.name})",
+            raise ProviderError(f"{self.name}: the files API answered no file id (uploading {doc.name})",
                                 provider=self.name)
-        return UploadedDocument(path.name, file_id=str(file_id))
+        return UploadedDocument(doc.name, file_id=str(file_id))
 
     def request_body(self, request: ChatRequest) -> dict[str, Any]:
         """The native request: input.messages and parameters."""
@@ -115,13 +116,16 @@ class DashScopeProvider(Provider):
                 response.read()
                 response.close()
                 raise self._classify(response.status_code, parse_error_body(response.text), request, response.headers)
-            if not request.stream:
-                response.read()
-                data = response.json()
-        if not request.stream:
-            asm = NativeAssembler(incremental=False)
-            return iter([*asm.feed(data), *asm.finish()])
+            if not request.stream or integrity.body_kind(self.name, self.config.base_url, response) == integrity.JSON:
+                return iter(self._whole(request, response))  # a JSON body answers a stream as the SDK reads it
         return self._iterate(request, response)
+
+    def _whole(self, request: ChatRequest, response: httpx.Response) -> list[Event]:
+        """The events of a whole JSON answer (checked: an error, or a generation result)."""
+        data = integrity.read_json(self.name, self.config.base_url, response)
+        self._check(request, data, None)
+        asm = NativeAssembler(incremental=False)
+        return [*self._read(asm, data), *asm.finish()]
 
     def _iterate(self, request: ChatRequest, response: httpx.Response) -> Iterator[Event]:
         self.reading(response.close)
@@ -129,14 +133,35 @@ class DashScopeProvider(Provider):
         try:
             with self._mapped(request, mid_stream=True):
                 for status, event, data in sse_events(response.iter_lines()):
-                    payload = json.loads(data)
-                    if event == "error" or (status or 200) >= 400 or ("code" in payload and "output" not in payload):
-                        raise self._classify(status if status and status >= 400 else None,
-                                             parse_error_body(payload), request, None)
-                    yield from asm.feed(payload)
+                    try:
+                        payload = json.loads(data)
+                    except ValueError:
+                        raise integrity.wrong_shape(self.name, self.config.base_url, "an event that is not JSON",
+                                                    data) from None
+                    self._check(request, payload, status, event)
+                    yield from self._read(asm, payload)
         finally:
             response.close()
+        if asm.finish_reason is None:  # half-received tool calls are dropped with the rest
+            raise integrity.cut_off(self.name, asm.anything)
         yield from asm.finish()
+
+    def _read(self, asm: NativeAssembler, payload: dict[str, Any]) -> list[Event]:
+        """The events of one result, or BadResponseError for a field of the wrong type."""
+        try:
+            return list(asm.feed(payload))
+        except integrity.UNREADABLE as e:
+            raise integrity.unreadable(self.name, self.config.base_url, e, payload) from None
+
+    def _check(self, request: ChatRequest, payload: Any, status: int | None, event: str | None = None) -> None:
+        """Raise for an error event or body (`event:error`, a `code` without output) or a result of another shape."""
+        if event == "error" or (status or 200) >= 400 or (isinstance(payload, dict) and "code" in payload
+                                                          and "output" not in payload):
+            raise self._classify(status if status and status >= 400 else None, parse_error_body(payload), request,
+                                 None)
+        problem = integrity.native_problem(payload)
+        if problem is not None:
+            raise integrity.wrong_shape(self.name, self.config.base_url, problem, payload)
 
     @contextmanager
     def _mapped(self, request: ChatRequest, *, mid_stream: bool) -> Iterator[None]:
@@ -182,8 +207,8 @@ class NativeAssembler:
 
     def __init__(self, incremental: bool) -> None:
         self.incremental = incremental
-        self.text = ""
-        self.reasoning = ""
+        self.text = TextParts()
+        self.reasoning = TextParts()
         self.calls: dict[int, ToolCall] = {}
         self.usage: Usage | None = None
         self.finish_reason: str | None = None
@@ -192,20 +217,22 @@ class NativeAssembler:
         usage = data.get("usage")
         if isinstance(usage, dict) and usage:
             details = usage.get("prompt_tokens_details") or {}
-            inp, out = usage.get("input_tokens", 0) or 0, usage.get("output_tokens", 0) or 0
-            self.usage = Usage(inp, out, usage.get("total_tokens") or inp + out,
-                               cached_tokens=details.get("cached_tokens"))
+            inp, out = count_of(usage.get("input_tokens")), count_of(usage.get("output_tokens"))
+            cached = details.get("cached_tokens") if isinstance(details, dict) else None
+            self.usage = Usage(inp, out, count_of(usage.get("total_tokens")) or inp + out,
+                               cached_tokens=count_of(cached) if cached is not None else None)
         for choice in (data.get("output") or {}).get("choices") or []:
             message = choice.get("message") or {}
-            reasoning = self._delta("reasoning", message.get("reasoning_content"))
+            reasoning = self._delta("reasoning", text_of(message.get("reasoning_content"), "reasoning_content"))
             if reasoning:
                 yield ReasoningDelta(reasoning)
             text = self._delta("text", content_text(message.get("content"), sep=""))  # multimodal: a list of parts
             if text:
                 yield TextDelta(text)
             for position, tc in enumerate(message.get("tool_calls") or []):
-                self._merge(tc.get("index", position), tc)
-            reason = choice.get("finish_reason")
+                index = tc.get("index")
+                self._merge(index if isinstance(index, int) and not isinstance(index, bool) else position, tc)
+            reason = text_of(choice.get("finish_reason"), "finish_reason")
             if reason and reason != "null":
                 self.finish_reason = reason
 
@@ -213,20 +240,34 @@ class NativeAssembler:
         """The new part of a text field (events repeat everything so far unless incremental)."""
         if not value:
             return ""
-        seen = getattr(self, field)
-        new = value if self.incremental or not value.startswith(seen) else value[len(seen):]
-        setattr(self, field, seen + new if self.incremental or value.startswith(seen) else value)
+        seen: TextParts = getattr(self, field)
+        if self.incremental:
+            seen.add(value)
+            return value
+        so_far = str(seen)
+        if not value.startswith(so_far):  # the text was rewritten: start over from this event
+            setattr(self, field, TextParts(value))
+            return value
+        new = value[len(so_far):]
+        seen.add(new)
         return new
 
     def _merge(self, index: int, tc: dict[str, Any]) -> None:
         call = self.calls.setdefault(index, ToolCall(id="", name=""))
         fn = tc.get("function") or {}
-        if tc.get("id"):
-            call.id = tc["id"]
-        if fn.get("name"):
-            call.name = fn["name"]
-        if fn.get("arguments"):
-            call.arguments = call.arguments + fn["arguments"] if self.incremental else fn["arguments"]
+        call_id, name = text_of(tc.get("id"), "tool_calls.id"), text_of(fn.get("name"), "function.name")
+        arguments = text_of(fn.get("arguments"), "function.arguments")
+        if call_id:
+            call.id = call_id
+        if name:
+            call.name = name
+        if arguments:
+            call.arguments = call.arguments + arguments if self.incremental else arguments
+
+    @property
+    def anything(self) -> bool:
+        """Whether any text, reasoning or tool call arrived (a stream without them is empty)."""
+        return bool(len(self.text) or len(self.reasoning) or self.calls)
 
     def finish(self) -> Iterator[Event]:
         for index in sorted(self.calls):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import openai
@@ -13,7 +12,7 @@ from chatcli.core.messages import ChatRequest
 from chatcli.core.options import GenerationOptions
 from chatcli.errors import UsageError
 from chatcli.providers import capabilities
-from chatcli.providers.capabilities import Capabilities, UploadedDocument
+from chatcli.providers.capabilities import Capabilities, DocumentFile, UploadedDocument
 from chatcli.providers.errmap import network_error, parse_error_body, unexpected, upload_errors
 from chatcli.providers.sdk import SDKProvider
 from chatcli.providers.wire import check_dashscope, dashscope_switches, is_dashscope
@@ -33,6 +32,9 @@ class OpenAIProvider(SDKProvider):
 
     def close_stream(self, stream: Any) -> None:
         stream.close()
+
+    def completion_type(self) -> Any:
+        return openai.types.chat.ChatCompletion
 
     @property
     def dashscope(self) -> bool:
@@ -56,15 +58,15 @@ class OpenAIProvider(SDKProvider):
     def capabilities(self, model: str) -> Capabilities:
         return capabilities.dashscope(model) if self.dashscope else Capabilities()
 
-    def _upload(self, path: Path, model: str) -> UploadedDocument:
+    def _upload(self, doc: DocumentFile, model: str) -> UploadedDocument:
         """DashScope's files API: purpose file-extract; qwen-long then reads `fileid://ID`."""
         if not self.dashscope:
-            return super()._upload(path, model)
+            return super()._upload(doc, model)
         client = self.client()
         request = ChatRequest([], model)
-        with upload_errors(self.name, path.name), path.open("rb") as f, self.mapped(request, mid_stream=False):
-            uploaded = client.files.create(file=(path.name, f, capabilities.upload_type(path)), purpose="file-extract")
-        return UploadedDocument(path.name, file_id=uploaded.id)
+        with upload_errors(self.name, doc.name), self.mapped(request, mid_stream=False):
+            uploaded = client.files.create(file=doc.as_upload(), purpose="file-extract")
+        return UploadedDocument(doc.name, file_id=uploaded.id)
 
     @contextmanager
     def mapped(self, request: ChatRequest, *, mid_stream: bool) -> Iterator[None]:

@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 from chatcli.core.messages import ChatRequest, Event
 from chatcli.errors import ProviderError
+from chatcli.providers import integrity
 from chatcli.providers.base import Provider
 from chatcli.providers.chunks import ChunkAssembler, events_from_completion
-from chatcli.providers.errmap import classify
+from chatcli.providers.errmap import classify, parse_error_body
 from chatcli.providers.wire import api_messages, with_json_hint
 
 if TYPE_CHECKING:
@@ -69,13 +70,43 @@ class SDKProvider(Provider):
             kwargs["response_format"] = {"type": "json_object"}
             kwargs["messages"] = with_json_hint(kwargs["messages"])
 
+    @abstractmethod
+    def completion_type(self) -> Any:
+        """The SDK's chat completion model, to read a JSON body that answers a streaming request."""
+
     def _open(self, request: ChatRequest) -> Iterator[Event]:
         client = self.client()
         with self.mapped(request, mid_stream=False):
             result = client.chat.completions.create(**self.request_kwargs(request))
+            answered = integrity.body_kind(self.name, self.config.base_url, result.response) if request.stream else None
+            if answered == integrity.JSON:  # a whole JSON body answers the stream, as the SDKs read it
+                return iter(self._json_body(request, result.response))
         if not request.stream:
-            return iter(list(events_from_completion(result)))
+            return iter(self._completion_events(result))
         return self._iterate(request, result)
+
+    def _json_body(self, request: ChatRequest, response: Any) -> list[Event]:
+        """A whole JSON body sent to a streaming request: an error, or a completion (as the SDKs read it)."""
+        data = integrity.read_json(self.name, self.config.base_url, response)
+        if isinstance(data, dict) and ("error" in data or ("code" in data and "choices" not in data)):
+            raise self.classify(None, parse_error_body(data), request, response.headers)
+        try:
+            completion = self.completion_type().model_validate(data)
+        except ValueError:  # pydantic's ValidationError: another shape
+            raise integrity.wrong_shape(self.name, self.config.base_url, "not a chat completion", data) from None
+        return self._completion_events(completion)
+
+    def _completion_events(self, completion: Any) -> list[Event]:
+        """The events of a whole completion, once its shape is checked."""
+        problem = integrity.completion_problem(completion)
+        if problem is not None:
+            if isinstance(completion, str):
+                raise integrity.not_asked(self.name, self.config.base_url, "text, not a chat completion", completion)
+            raise integrity.wrong_shape(self.name, self.config.base_url, problem, completion)
+        try:
+            return list(events_from_completion(completion))
+        except integrity.UNREADABLE as e:
+            raise integrity.unreadable(self.name, self.config.base_url, e, completion) from None
 
     def _iterate(self, request: ChatRequest, stream: Any) -> Iterator[Event]:
         asm = ChunkAssembler()
@@ -83,9 +114,18 @@ class SDKProvider(Provider):
         try:
             with self.mapped(request, mid_stream=True):
                 for chunk in stream:
-                    yield from asm.feed(chunk)
+                    problem = integrity.chunk_problem(chunk)
+                    if problem is not None:
+                        raise integrity.wrong_shape(self.name, self.config.base_url, problem, chunk)
+                    try:
+                        events = list(asm.feed(chunk))
+                    except integrity.UNREADABLE as e:
+                        raise integrity.unreadable(self.name, self.config.base_url, e, chunk) from None
+                    yield from events
         finally:
             self.close_stream(stream)
+        if asm.finish_reason is None:  # half-received tool calls are dropped with the rest
+            raise integrity.cut_off(self.name, asm.anything)
         yield from asm.finish()
 
     def classify(self, status: int | None, error: dict, request: ChatRequest, headers: Any) -> ProviderError:

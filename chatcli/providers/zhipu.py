@@ -6,7 +6,6 @@ import contextlib
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,7 +16,7 @@ from chatcli.core.messages import ChatRequest
 from chatcli.core.options import GenerationOptions
 from chatcli.errors import UsageError
 from chatcli.providers import capabilities
-from chatcli.providers.capabilities import Capabilities, UploadedDocument
+from chatcli.providers.capabilities import Capabilities, DocumentFile, UploadedDocument
 from chatcli.providers.errmap import network_error, parse_error_body, unexpected, upload_errors
 from chatcli.providers.sdk import SDKProvider
 
@@ -38,20 +37,23 @@ class ZhipuProvider(SDKProvider):
     def close_stream(self, stream: Any) -> None:
         stream.response.close()  # the SDK's stream object has no close()
 
+    def completion_type(self) -> Any:
+        from zhipuai.types.chat.chat_completion import Completion
+
+        return Completion
+
     def capabilities(self, model: str) -> Capabilities:
         return capabilities.ZHIPU
 
-    def _upload(self, path: Path, model: str) -> UploadedDocument:
+    def _upload(self, doc: DocumentFile, model: str) -> UploadedDocument:
         """Zhipu's file-extract: upload, fetch the extracted text, then delete the file (its count is capped)."""
         client = self.client()
-        with upload_errors(self.name, path.name), self.mapped(ChatRequest([], model), mid_stream=False):
-            with path.open("rb") as f:
-                uploaded = client.files.create(file=(path.name, f, capabilities.upload_type(path)),
-                                               purpose="file-extract")
+        with upload_errors(self.name, doc.name), self.mapped(ChatRequest([], model), mid_stream=False):
+            uploaded = client.files.create(file=doc.as_upload(), purpose="file-extract")
             body = client.files.content(uploaded.id).content
         with contextlib.suppress(zerr.ZhipuAIError, httpx.HTTPError):
             client.files.delete(uploaded.id)
-        return UploadedDocument(path.name, text=_extracted(body))
+        return UploadedDocument(doc.name, text=_extracted(body))
 
     def check_options(self, opts: GenerationOptions) -> None:
         if opts.presence_penalty is not None:
