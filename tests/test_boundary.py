@@ -140,6 +140,14 @@ def test_ctrl_c_and_broken_pipe_keep_their_behaviour(monkeypatch):
         invoke("ask", "hi")
 
 
+def test_a_closed_pipe_in_a_typer_sub_app_is_not_exit_1(monkeypatch):
+    from chatcli.cli import sessions_cmd
+
+    monkeypatch.setattr(sessions_cmd, "open_store", raising(BrokenPipeError(32, "Broken pipe")))
+    with pytest.raises(BrokenPipeError):  # Typer's own main() would have made it SystemExit(1)
+        invoke("sessions", "list")
+
+
 # --- through the real entry point ----------------------------------------------------------------
 
 ENTRY = """

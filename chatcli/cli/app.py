@@ -34,8 +34,9 @@ class TyperApp(click.Command):
 
         app = getattr(importlib.import_module(self.target[0]), self.target[1])
         command = typer.main.get_command(app)
-        return command.main(args=ctx.args, prog_name=ctx.command_path, standalone_mode=False,
-                            help_option_names=["-h", "--help"])
+        # Not command.main(): it would turn a closed pipe (`chat sessions list | head`) into exit 1.
+        with command.make_context(ctx.command_path, list(ctx.args), help_option_names=["-h", "--help"]) as sub:
+            return command.invoke(sub)
 
 
 class ChatGroup(click.Group):
