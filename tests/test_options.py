@@ -207,7 +207,7 @@ def test_dashscope_native_parameters(chat, server):
     assert req.json["parameters"] == {
         "result_format": "message", "incremental_output": True, "temperature": 0.3, "top_p": 0.8,
         "max_tokens": 100, "seed": 42, "stop": ["END", "##"], "presence_penalty": -1.0,
-        "enable_search": True, "enable_thinking": True}
+        "enable_search": True, "search_options": {"enable_source": True}, "enable_thinking": True}
 
 
 def test_dashscope_native_json_object(chat, server):

@@ -33,7 +33,11 @@ class Family:
 DEFAULT = Family("")
 
 # Vision models refuse a request that offers tools (DashScope: qwen-vl "不支持 tools"; GLM-4V likewise).
-# The native gateway binds qwen-vl*, qwen-omni* and qwen-audio* to the multimodal endpoint.
+# The native gateway binds vision, omni and audio models and the newest qwen3.5+ models to the
+# multimodal endpoint (DashScope's MultiModalConversation); the rest answer on text-generation.
+_QWEN_NEWEST = tuple(Family(f"qwen3.{minor}{tier}", window=1_000_000 if tier else 262_144, vision=True, video=True,
+                            thinking=True, endpoint="multimodal")
+                     for minor in (5, 6, 7) for tier in ("", "-plus", "-flash"))
 FAMILIES: tuple[Family, ...] = (
     Family("qwen-long", window=10_000_000, documents=True),
     Family("qwen-turbo", window=1_000_000, thinking=True),
@@ -41,11 +45,16 @@ FAMILIES: tuple[Family, ...] = (
     Family("qwen-max", window=32_768),
     Family("qwen3-max", window=262_144),
     Family("qwen-vl", window=131_072, vision=True, video=True, tools=False, endpoint="multimodal"),
-    Family("qwen2-vl", vision=True, video=True, tools=False),
-    Family("qwen2.5-vl", vision=True, video=True, tools=False),
+    Family("qwen2-vl", vision=True, video=True, tools=False, endpoint="multimodal"),
+    Family("qwen2.5-vl", vision=True, video=True, tools=False, endpoint="multimodal"),
+    Family("qwen3-vl", window=262_144, vision=True, video=True, thinking=True, endpoint="multimodal"),
     Family("qwen-omni", vision=True, video=True, endpoint="multimodal"),
+    Family("qwen2.5-omni", vision=True, video=True, endpoint="multimodal"),
+    Family("qwen3-omni", window=65_536, vision=True, video=True, endpoint="multimodal"),
     Family("qwen-audio", endpoint="multimodal"),
-    Family("qvq", vision=True, video=True, tools=False, thinking=True),
+    Family("qwen2-audio", endpoint="multimodal"),
+    Family("qvq", vision=True, video=True, tools=False, thinking=True, endpoint="multimodal"),
+    *_QWEN_NEWEST,
     Family("qwq", window=131_072, thinking=True),
     Family("glm-4-long", window=1_000_000),
     Family("glm-4.5", window=131_072, thinking=True),

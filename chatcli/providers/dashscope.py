@@ -1,7 +1,11 @@
-"""DashScope's native protocol (`/services/aigc/text-generation/generation`) over httpx, no DashScope SDK."""
+"""DashScope's native protocol (`/services/aigc/{text,multimodal}-generation/generation`) over httpx, no SDK.
+
+The wire format (SSE framing, content parts, results) is chatcli.providers.native's.
+"""
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,31 +15,34 @@ from typing import Any
 import httpx
 
 from chatcli import __version__
-from chatcli.core.messages import (
-    ChatRequest,
-    Event,
-    Finish,
-    ReasoningDelta,
-    TextDelta,
-    TextParts,
-    ToolCall,
-    ToolCallEvent,
-    Usage,
-    UsageEvent,
-    content_text,
-)
+from chatcli.core.messages import ChatRequest, Event
 from chatcli.core.options import GenerationOptions
 from chatcli.errors import ProviderError
-from chatcli.providers import capabilities, integrity
+from chatcli.providers import capabilities, integrity, transport
 from chatcli.providers.base import Provider
 from chatcli.providers.capabilities import Capabilities, DocumentFile, UploadedDocument
-from chatcli.providers.chunks import count_of, text_of
+from chatcli.providers.catalog import Endpoint, family
 from chatcli.providers.errmap import classify, network_error, parse_error_body, unexpected, upload_errors
+from chatcli.providers.native import (
+    PATHS,
+    TEXT_PATH,
+    NativeAssembler,
+    is_url_error,
+    native_messages,
+    other,
+    sse_events,
+)
 from chatcli.providers.wire import api_messages, check_dashscope, dashscope_switches, with_json_hint
 
-TEXT_PATH = "/services/aigc/text-generation/generation"
-NO_MEDIA = ('kind = "dashscope" sends text only (images and video need the multimodal endpoint); '
-            "use the qwen provider (compatible mode) with a qwen-vl model")
+__all__ = ["TEXT_PATH", "DashScopeProvider", "NativeAssembler", "sse_events"]
+
+Sse = Iterator[tuple[int | None, str | None, str]]
+
+
+def no_media(model: str, what: str) -> str:
+    """Why `model` takes no images or video on the native protocol."""
+    return (f"{model} takes no {what} on DashScope's native protocol; choose a vision model such as "
+            "-m qwen-vl-plus (or use the qwen provider (compatible mode) with one)")
 
 
 class DashScopeProvider(Provider):
@@ -43,6 +50,10 @@ class DashScopeProvider(Provider):
 
     _http: httpx.Client | None = None
     _key: str | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._endpoints: dict[str, Endpoint] = {}  # models found on the other endpoint than the catalog says
 
     def http(self) -> httpx.Client:
         """The HTTP client, created on first use (resolving the API key then)."""
@@ -52,14 +63,18 @@ class DashScopeProvider(Provider):
             headers = {"User-Agent": f"chatcli/{__version__}"}
             if self._key:
                 headers["Authorization"] = f"Bearer {self._key}"
-            self._http = httpx.Client(timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)), headers=headers)
+            self._http = transport.httpx_client(self.config, timeout, headers=headers)  # proxy, TLS, DashScope headers
         return self._http
 
     def check_options(self, opts: GenerationOptions) -> None:
         check_dashscope(self.name, opts)
 
     def capabilities(self, model: str) -> Capabilities:
-        caps = replace(capabilities.dashscope(model), images=NO_MEDIA, video=NO_MEDIA)
+        """Images and video frames for vision models (sent to the multimodal endpoint); documents via files."""
+        fam = family(model)
+        caps = capabilities.dashscope(model)
+        caps = replace(caps, images=caps.images if fam.vision else no_media(model, "images"),
+                       video=caps.video if fam.video else no_media(model, "video frames"))
         if self._files_url() is None:
             caps = replace(caps, documents=f"no files API known for {self.config.base_url} (expected a base URL "
                                            "ending in /api/v1)")
@@ -86,12 +101,15 @@ class DashScopeProvider(Provider):
                                 provider=self.name)
         return UploadedDocument(doc.name, file_id=str(file_id))
 
-    def request_body(self, request: ChatRequest) -> dict[str, Any]:
-        """The native request: input.messages and parameters."""
+    def endpoint(self, model: str) -> Endpoint:
+        """Where `model` answers: the one a url error taught us, else the catalog's."""
+        return self._endpoints.get(model) or family(model).endpoint
+
+    def request_body(self, request: ChatRequest, endpoint: Endpoint | None = None) -> dict[str, Any]:
+        """The native request: input.messages (as the endpoint reads them) and parameters."""
         parameters: dict[str, Any] = {"result_format": "message"}
         if request.stream:
-            # The service refuses incremental output together with tools; then each event repeats all so far.
-            parameters["incremental_output"] = not request.tools
+            parameters["incremental_output"] = True  # as the SDK always asks, tools included
         if request.tools:
             parameters["tools"] = request.tools
         parameters.update(self.config.extra_body)
@@ -100,25 +118,59 @@ class DashScopeProvider(Provider):
         if opts is not None:  # the same names as compatible mode, all inside parameters
             parameters.update(opts.sampling())
             parameters.update(dashscope_switches(opts))
+            if opts.search:  # the native protocol can name its sources (output.search_info)
+                parameters["search_options"] = {"enable_source": True}
             if opts.json_object:
                 parameters["response_format"] = {"type": "json_object"}
                 messages = with_json_hint(messages)
+        messages = native_messages(messages, endpoint or self.endpoint(request.model))
         return {"model": request.model, "input": {"messages": messages}, "parameters": parameters}
 
     def _open(self, request: ChatRequest) -> Iterator[Event]:
+        endpoint = self.endpoint(request.model)
+        for attempt in range(2):  # a url error: the model lives on the other endpoint; try it once
+            answer = self._send(request, endpoint, last=attempt == 1)
+            if answer is not None:
+                if attempt:  # remembered for this provider object's life
+                    self._endpoints[request.model] = endpoint
+                return answer
+            endpoint = other(endpoint)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _send(self, request: ChatRequest, endpoint: Endpoint, *, last: bool) -> Iterator[Event] | None:
+        """The answer from one endpoint, or None when it says (before anything is shown) it is the wrong one."""
         client = self.http()
         headers = {"X-DashScope-SSE": "enable", "Accept": "text/event-stream"} if request.stream else {}
-        url = (self.config.base_url or "").rstrip("/") + TEXT_PATH
+        url = (self.config.base_url or "").rstrip("/") + PATHS[endpoint]
+        body = self.request_body(request, endpoint)
         with self._mapped(request, mid_stream=False):
-            response = client.send(client.build_request("POST", url, json=self.request_body(request), headers=headers),
-                                   stream=True)
+            response = client.send(client.build_request("POST", url, json=body, headers=headers), stream=True)
             if response.status_code >= 400:
                 response.read()
                 response.close()
-                raise self._classify(response.status_code, parse_error_body(response.text), request, response.headers)
+                error = parse_error_body(response.text)
+                if not last and is_url_error(error):
+                    return None
+                raise self._classify(response.status_code, error, request, response.headers)
             if not request.stream or integrity.body_kind(self.name, self.config.base_url, response) == integrity.JSON:
                 return iter(self._whole(request, response))  # a JSON body answers a stream as the SDK reads it
-        return self._iterate(request, response)
+        self.reading(response.close)
+        events = sse_events(response.iter_lines())
+        try:
+            with self._mapped(request, mid_stream=True):  # as the rest of the stream: never retried
+                first = next(events, None)
+        except BaseException:
+            response.close()
+            raise
+        if first is not None and not last and (first[1] == "error" or (first[0] or 200) >= 400):
+            try:
+                wrong_endpoint = is_url_error(json.loads(first[2]))
+            except ValueError:
+                wrong_endpoint = False
+            if wrong_endpoint:
+                response.close()
+                return None
+        return self._iterate(request, response, itertools.chain([first] if first else [], events))
 
     def _whole(self, request: ChatRequest, response: httpx.Response) -> list[Event]:
         """The events of a whole JSON answer (checked: an error, or a generation result)."""
@@ -127,12 +179,11 @@ class DashScopeProvider(Provider):
         asm = NativeAssembler(incremental=False)
         return [*self._read(asm, data), *asm.finish()]
 
-    def _iterate(self, request: ChatRequest, response: httpx.Response) -> Iterator[Event]:
-        self.reading(response.close)
-        asm = NativeAssembler(incremental=not request.tools)  # as request_body chose
+    def _iterate(self, request: ChatRequest, response: httpx.Response, events: Sse) -> Iterator[Event]:
+        asm = NativeAssembler(incremental=True)  # as request_body asked
         try:
             with self._mapped(request, mid_stream=True):
-                for status, event, data in sse_events(response.iter_lines()):
+                for status, event, data in events:
                     try:
                         payload = json.loads(data)
                     except ValueError:
@@ -178,102 +229,3 @@ class DashScopeProvider(Provider):
         return classify(self.name, status, error, headers=headers, key_env=self.config.api_key_env,
                         model=request.model, secret=self._key)
 
-
-def sse_events(lines: Iterator[str]) -> Iterator[tuple[int | None, str | None, str]]:
-    """(HTTP status from the `:HTTP_STATUS/NNN` comment, event name, data) for each SSE event."""
-    status: int | None = None
-    event: str | None = None
-    data: list[str] = []
-    for line in lines:
-        if not line:
-            if data:
-                yield status, event, "\n".join(data)
-            status, event, data = None, None, []
-        elif line.startswith(":HTTP_STATUS/"):
-            try:
-                status = int(line.split("/", 1)[1])
-            except ValueError:
-                pass
-        elif line.startswith("data:"):
-            data.append(line[5:].lstrip(" "))
-        elif line.startswith("event:"):
-            event = line[6:].strip()
-    if data:
-        yield status, event, "\n".join(data)
-
-
-class NativeAssembler:
-    """Native result events to typed events, for incremental and cumulative output alike."""
-
-    def __init__(self, incremental: bool) -> None:
-        self.incremental = incremental
-        self.text = TextParts()
-        self.reasoning = TextParts()
-        self.calls: dict[int, ToolCall] = {}
-        self.usage: Usage | None = None
-        self.finish_reason: str | None = None
-
-    def feed(self, data: dict[str, Any]) -> Iterator[Event]:
-        usage = data.get("usage")
-        if isinstance(usage, dict) and usage:
-            details = usage.get("prompt_tokens_details") or {}
-            inp, out = count_of(usage.get("input_tokens")), count_of(usage.get("output_tokens"))
-            cached = details.get("cached_tokens") if isinstance(details, dict) else None
-            self.usage = Usage(inp, out, count_of(usage.get("total_tokens")) or inp + out,
-                               cached_tokens=count_of(cached) if cached is not None else None)
-        for choice in (data.get("output") or {}).get("choices") or []:
-            message = choice.get("message") or {}
-            reasoning = self._delta("reasoning", text_of(message.get("reasoning_content"), "reasoning_content"))
-            if reasoning:
-                yield ReasoningDelta(reasoning)
-            text = self._delta("text", content_text(message.get("content"), sep=""))  # multimodal: a list of parts
-            if text:
-                yield TextDelta(text)
-            for position, tc in enumerate(message.get("tool_calls") or []):
-                index = tc.get("index")
-                self._merge(index if isinstance(index, int) and not isinstance(index, bool) else position, tc)
-            reason = text_of(choice.get("finish_reason"), "finish_reason")
-            if reason and reason != "null":
-                self.finish_reason = reason
-
-    def _delta(self, field: str, value: str | None) -> str:
-        """The new part of a text field (events repeat everything so far unless incremental)."""
-        if not value:
-            return ""
-        seen: TextParts = getattr(self, field)
-        if self.incremental:
-            seen.add(value)
-            return value
-        so_far = str(seen)
-        if not value.startswith(so_far):  # the text was rewritten: start over from this event
-            setattr(self, field, TextParts(value))
-            return value
-        new = value[len(so_far):]
-        seen.add(new)
-        return new
-
-    def _merge(self, index: int, tc: dict[str, Any]) -> None:
-        call = self.calls.setdefault(index, ToolCall(id="", name=""))
-        fn = tc.get("function") or {}
-        call_id, name = text_of(tc.get("id"), "tool_calls.id"), text_of(fn.get("name"), "function.name")
-        arguments = text_of(fn.get("arguments"), "function.arguments")
-        if call_id:
-            call.id = call_id
-        if name:
-            call.name = name
-        if arguments:
-            call.arguments = call.arguments + arguments if self.incremental else arguments
-
-    @property
-    def anything(self) -> bool:
-        """Whether any text, reasoning or tool call arrived (a stream without them is empty)."""
-        return bool(len(self.text) or len(self.reasoning) or self.calls)
-
-    def finish(self) -> Iterator[Event]:
-        for index in sorted(self.calls):
-            call = self.calls[index]
-            call.id = call.id or f"call_{index}"
-            yield ToolCallEvent(call)
-        if self.usage is not None:
-            yield UsageEvent(self.usage)
-        yield Finish(self.finish_reason)
