@@ -7,15 +7,17 @@ Every failure a user can meet is one of these by the time it reaches the CLI::
     ├── ConfigError                exit 2  unreadable or invalid config, unknown provider
     ├── Interrupted                exit 130  Ctrl-C; what arrived so far is kept
     └── ProviderError                      anything the model server or transport did
-        ├── AuthError              exit 3  missing or rejected API key
+        ├── AuthError              exit 3  missing, rejected or malformed API key
         ├── RateLimitError         exit 4  429 throttling (retryable)
-        ├── QuotaError             exit 4  arrears, exhausted quota (never retried)
+        ├── QuotaError             exit 4  arrears, quota or free tier used up (never retried)
         ├── NetworkError           exit 5  connection refused, DNS, timeout, stream cut
         ├── ServerError                    5xx (retryable)
         ├── ContentFilterError             the provider's safety review refused
         ├── ModelNotFoundError             unknown model name
         ├── BadRequestError                other 4xx
         └── BadResponseError               a 200 answer that is not what was asked for (HTML, wrong JSON)
+
+A ProviderError carries the server's request_id when it gave one (shown at the end of the line).
 
 Not ChatErrors: ``Terminated`` (SIGTERM 143, SIGHUP 129) unwinds like Ctrl-C, and anything else
 that reaches the boundary is an internal error (exit 70, traceback in the crash log).
@@ -97,12 +99,14 @@ class ProviderError(ChatError):
         status: int | None = None,
         code: str | None = None,
         retry_after: float | None = None,
+        request_id: str | None = None,
     ) -> None:
         super().__init__(message)
         self.provider = provider
         self.status = status
         self.code = code
         self.retry_after = retry_after
+        self.request_id = request_id  # the server's id for the failed call, for support requests
 
 
 class AuthError(ProviderError):

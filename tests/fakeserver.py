@@ -379,6 +379,12 @@ _DASHSCOPE_ERRORS = {  # code: (status, type, message)
     "model_not_found": (404, "invalid_request_error",
                         "The model `qwen-nonexistent` does not exist or you do not have access to it."),
     "invalid_parameter_error": (400, "invalid_request_error", "Range of input length should be [1, 129024]"),
+    "Throttling.AllocationQuota": (429, "Throttling.AllocationQuota",
+                                   "Allocated quota exceeded, please increase your quota limit."),
+    "AllocationQuota.FreeTierOnly": (403, "AllocationQuota.FreeTierOnly",
+                                     "The free tier of the model has been exhausted. If you wish to continue access "
+                                     "the model on a paid basis, please disable the \"use free tier only\" mode in "
+                                     "the management console."),
 }
 _ZHIPU_ERRORS = {  # code: (status, message)
     "1000": (401, "身份验证失败。"),
@@ -395,20 +401,24 @@ _ZHIPU_ERRORS = {  # code: (status, message)
 }
 
 
-def dashscope_error(code: str, *, sse: bool = False, headers: Headers = None) -> Reply:
-    """A documented DashScope error: {"error": {message, type, param, code}, "request_id"}."""
+def dashscope_error(code: str, *, sse: bool = False, headers: Headers = None,
+                    request_id: str = "fake-request-id") -> Reply:
+    """A documented DashScope error: {"error": {message, type, param, code}, "request_id"} ("" leaves it out)."""
     status, typ, message = _DASHSCOPE_ERRORS[code]
-    body = {"error": {"message": message, "type": typ, "param": None, "code": code},
-            "request_id": "fake-request-id"}
+    body: dict[str, Any] = {"error": {"message": message, "type": typ, "param": None, "code": code}}
+    if request_id:
+        body["request_id"] = request_id
     return error(status, body, sse=sse, headers=headers)
 
 
-def zhipu_error(code: str, *, headers: Headers = None) -> Reply:
-    """A documented Zhipu error: {"error": {"code": "<string>", "message"}} (+contentFilter for 1301)."""
+def zhipu_error(code: str, *, headers: Headers = None, request_id: str = "") -> Reply:
+    """A documented Zhipu error: {"error": {"code": "<string>", "message"}} (+contentFilter for 1301, +id if given)."""
     status, message = _ZHIPU_ERRORS[code]
     body: dict[str, Any] = {"error": {"code": code, "message": message}}
     if code == "1301":
         body["contentFilter"] = [{"level": 1, "role": "user"}]
+    if request_id:
+        body["id"] = request_id
     return error(status, body, headers=headers)
 
 

@@ -132,7 +132,7 @@ def result_json(provider: str, model: str, turn: Turn, failure: BaseException | 
     }
     if isinstance(failure, ChatError):
         data["error"] = {"type": type(failure).__name__, "message": failure.message,
-                         "exit_code": int(failure.exit_code)}
+                         "exit_code": int(failure.exit_code), "request_id": getattr(failure, "request_id", None)}
     elif isinstance(failure, KeyboardInterrupt):
         data["error"] = {"type": "Interrupted", "message": "interrupted", "exit_code": int(ExitCode.INTERRUPTED)}
     elif isinstance(failure, Terminated):

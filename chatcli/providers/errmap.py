@@ -23,17 +23,25 @@ from chatcli.errors import (
 )
 
 AUTH_CODES = {"invalid_api_key", "InvalidApiKey", "1000", "1001", "1002", "1003", "1004"}
-QUOTA_CODES = {"Arrearage", "1113", "1304", "1308", "insufficient_quota"}
+QUOTA_CODES = {"Arrearage", "Throttling.AllocationQuota", "1113", "1304", "1308", "insufficient_quota"}
+FREE_TIER_CODES = {"AllocationQuota.FreeTierOnly"}  # 403, but the key is fine: the free tier is used up
 FILTER_CODES = {"data_inspection_failed", "DataInspectionFailed", "1301", "content_filter"}
 MODEL_CODES = {"model_not_found", "ModelNotFound", "1211"}
+URL_ERROR_CODES = {"InvalidParameter"}  # with "url error": the model lives on the other native endpoint
 RATE_CODES = {"limit_requests", "Throttling", "Throttling.RateQuota", "1302", "1303", "1305", "rate_limit_exceeded"}
+
+# Where servers put the id of a call: DashScope's body `request_id`, Zhipu's `id`, these headers.
+REQUEST_ID_HEADERS = ("x-request-id", "x-dashscope-request-id", "request-id", "x-acs-request-id")
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
 MAX_MESSAGE = 300
 
 
 def parse_error_body(body: Any) -> dict[str, Any]:
-    """The error object from a JSON body, an SSE-framed body (`data: {...}`) or a native one."""
+    """The error object from a JSON body, an SSE-framed body (`data: {...}`) or a native one.
+
+    A request id beside the error object (`request_id`, Zhipu's `id`) is copied into it as `request_id`.
+    """
     if isinstance(body, bytes):
         body = body.decode("utf-8", "replace")
     if isinstance(body, str):
@@ -51,8 +59,15 @@ def parse_error_body(body: Any) -> dict[str, Any]:
         return {}
     inner = body.get("error", body)
     if isinstance(inner, str):
-        return {"message": inner}
-    return dict(inner) if isinstance(inner, Mapping) else {}
+        error: dict[str, Any] = {"message": inner}
+    elif isinstance(inner, Mapping):
+        error = dict(inner)
+    else:
+        return {}
+    outer_id = body.get("request_id") or (body.get("id") if inner is not body else None)
+    if outer_id and not error.get("request_id"):
+        error["request_id"] = outer_id
+    return error
 
 
 def one_line(text: str, limit: int = MAX_MESSAGE) -> str:
@@ -88,15 +103,22 @@ def classify(
 
     hint = ""
     cls: type[ProviderError]
-    if keys & AUTH_CODES or status in (401, 403):
+    if keys & FREE_TIER_CODES:
+        what, cls = f"the free tier of {_model(model)} is used up", QuotaError
+        hint = "; enable paid use (turn off 'free tier only') in the DashScope console"
+    elif keys & AUTH_CODES or status in (401, 403):
         what, cls = ("access denied" if status == 403 else "authentication failed"), AuthError
         hint = f"; check {key_env}" if key_env else ""
+    elif "Throttling.AllocationQuota" in keys:
+        what, cls = "quota used up, not a rate limit", QuotaError
     elif keys & QUOTA_CODES:
         what, cls = "account in arrears or quota exhausted", QuotaError
     elif keys & FILTER_CODES:
         what, cls = "refused by the provider's content filter", ContentFilterError
     elif keys & MODEL_CODES or status == 404:
         what, cls = f"model '{model}' not found", ModelNotFoundError
+    elif keys & URL_ERROR_CODES and "url error" in server_msg.lower():
+        what, cls = f"{_model(model)} is not served on this endpoint", BadRequestError
     elif status == 429 or keys & RATE_CODES:
         what, cls = "rate limited", RateLimitError
     elif status is not None and status >= 500:
@@ -107,8 +129,21 @@ def classify(
         what, cls = "request rejected", BadRequestError
 
     tag = ", ".join(x for x in (f"HTTP {status}" if status else None, code) if x)
+    rid = request_id(error, headers)
     msg = f"{provider}: {what}" + (f" ({tag})" if tag else "") + (f": {server_msg}" if server_msg else "") + hint
-    return cls(msg, provider=provider, status=status, code=code, retry_after=_retry_after(headers))
+    msg += f" (request_id {rid})" if rid else ""
+    return cls(msg, provider=provider, status=status, code=code, retry_after=_retry_after(headers), request_id=rid)
+
+
+def request_id(error: Mapping[str, Any], headers: Mapping[str, str] | None) -> str | None:
+    """The server's id of the failed call: the (redacted) error object's `request_id`, else a header."""
+    value = error.get("request_id") or error.get("requestId")
+    if not value and headers:
+        lowered = {str(k).lower(): v for k, v in headers.items()}
+        value = next((lowered[h] for h in REQUEST_ID_HEADERS if lowered.get(h)), None)
+    if not value or not isinstance(value, str | int):
+        return None
+    return one_line(secrets.redact(str(value)), 100)
 
 
 def unexpected(provider: str, exc: BaseException) -> ProviderError:
@@ -142,14 +177,25 @@ def upload_errors(provider: str, name: str) -> Iterator[None]:
     except ProviderError as err:
         if isinstance(err, ModelNotFoundError) and err.status == 404:
             new: ProviderError = BadRequestError(f"{provider}: the server has no files API (HTTP 404)",
-                                                 provider=provider, status=404, code=err.code)
+                                                 provider=provider, status=404, code=err.code,
+                                                 request_id=err.request_id)
         else:
             new = type(err)(err.message, provider=err.provider, status=err.status, code=err.code,
-                            retry_after=err.retry_after)
+                            retry_after=err.retry_after, request_id=err.request_id)
             new.retryable = err.retryable
-        new.message = f"{new.message} (uploading {name})"
-        new.args = (new.message,)
+        amend(new, f" (uploading {name})")
         raise new from None
+
+
+def amend(err: ProviderError, note: str) -> None:
+    """Add `note` to the error's line, keeping its `(request_id ...)` last."""
+    rid = f" (request_id {err.request_id})" if err.request_id else ""
+    err.message = err.message.removesuffix(rid) + note + rid
+    err.args = (err.message,)
+
+
+def _model(model: str) -> str:
+    return f"model '{model}'" if model else "this model"
 
 
 def _root_reason(exc: BaseException) -> str:
