@@ -242,7 +242,7 @@ def test_flags_are_laid_over_the_provider_config_defaults(make_session, write_co
     (GenerationOptions(temperature=2.5), True, "--temperature"),
     (GenerationOptions(top_p=0), True, "--top-p"),
     (GenerationOptions(max_tokens=0), True, "--max-tokens"),
-    (GenerationOptions(think=True), False, "thinking needs streaming"),
+    (GenerationOptions(think=True, json_object=True), True, "--json-object cannot be used with thinking on"),
 ])
 def test_refused_options_raise_before_anything_is_sent_or_saved(make_session, store, qwen, flags, stream, message):
     session = make_session(flags=flags, stream=stream, store=store)

@@ -6,7 +6,7 @@ options into request fields is each provider's job (`Provider.check_options` / `
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from chatcli.config.limits import LIMITS, SAMPLING, flag, problem
@@ -26,6 +26,10 @@ class GenerationOptions:
     search: bool | None = None
     think: bool | None = None
     json_object: bool = False
+    # Whether the answer will be streamed (set by validate; None: not known). Not a request field of its
+    # own (ChatRequest.stream is): it lets a provider refuse before anything is saved what its server
+    # refuses unstreamed (DashScope's compatible mode with thinking on).
+    stream: bool | None = None
 
     @classmethod
     def from_config(cls, pcfg: Any) -> GenerationOptions:
@@ -46,8 +50,9 @@ class GenerationOptions:
             values[f.name] = mine if unset else theirs
         return GenerationOptions(**values)
 
-    def validate(self, *, stream: bool = True) -> GenerationOptions:
-        """Raise a UsageError naming the flag for a value out of range or a combination no provider takes."""
+    def validate(self, *, stream: bool | None = None) -> GenerationOptions:
+        """These options, with `stream` recorded when given; UsageError naming the flag for a value out of
+        range or a combination no provider takes (what one provider refuses is its `check_options`' job)."""
         for name in LIMITS:
             value = getattr(self, name)
             if value is None or (name == "stop" and value == []):
@@ -60,11 +65,9 @@ class GenerationOptions:
             message = problem(name, value)
             if message:
                 raise UsageError(f"{flag(name)} {message} (got {value})")
-        if self.think and not stream:
-            raise UsageError("thinking needs streaming: drop --no-stream (or add --no-think)")
         if self.think and self.json_object:
             raise UsageError("--json-object cannot be used with thinking on (the providers refuse it): add --no-think")
-        return self
+        return self if stream is None else replace(self, stream=stream)
 
     def sampling(self) -> dict[str, Any]:
         """The OpenAI-named sampling fields that are set (stop as a list)."""

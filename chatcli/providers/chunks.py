@@ -134,17 +134,27 @@ def add_sources(sources: list[dict[str, Any]], found: Any) -> None:
 
 
 def usage_from(u: Any) -> Usage:
-    """A Usage from an SDK usage object (counts of another type read as 0)."""
-    ptd = getattr(u, "prompt_tokens_details", None)
-    ctd = getattr(u, "completion_tokens_details", None)
-    cached, reasoning = getattr(ptd, "cached_tokens", None), getattr(ctd, "reasoning_tokens", None)
+    """A Usage from an SDK usage object or a dict (counts of another type read as 0).
+
+    The token details may be declared fields, pydantic extras or plain dicts: the zhipuai SDK's
+    non-stream usage model lacks them, so they arrive as dicts among its extras.
+    """
+    cached = _field(_field(u, "prompt_tokens_details"), "cached_tokens")
+    reasoning = _field(_field(u, "completion_tokens_details"), "reasoning_tokens")
     return Usage(
-        prompt_tokens=count_of(getattr(u, "prompt_tokens", 0)),
-        completion_tokens=count_of(getattr(u, "completion_tokens", 0)),
-        total_tokens=count_of(getattr(u, "total_tokens", 0)),
+        prompt_tokens=count_of(_field(u, "prompt_tokens")),
+        completion_tokens=count_of(_field(u, "completion_tokens")),
+        total_tokens=count_of(_field(u, "total_tokens")),
         cached_tokens=count_of(cached) if cached is not None else None,
         reasoning_tokens=count_of(reasoning) if reasoning is not None else None,
     )
+
+
+def _field(obj: Any, name: str) -> Any:
+    """A field of a dict or an SDK object (declared or a pydantic extra); None when absent."""
+    if isinstance(obj, dict):
+        return obj.get(name)
+    return None if obj is None else _extra(obj, name)
 
 
 def _extra(obj: Any, name: str) -> Any:

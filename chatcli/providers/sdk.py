@@ -31,8 +31,11 @@ class SDKProvider(Provider):
         """A configured SDK client with its own retries off (retries are ours)."""
 
     @abstractmethod
-    def mapped(self, request: ChatRequest, *, mid_stream: bool) -> AbstractContextManager[None]:
-        """A context that converts the SDK's exceptions into ProviderError subclasses."""
+    def mapped(self, request: ChatRequest, *, mid_stream: bool, headers: Any = None) -> AbstractContextManager[None]:
+        """A context that converts the SDK's exceptions into ProviderError subclasses.
+
+        headers: those of the answer being read, for an in-stream error (its request id).
+        """
 
     @abstractmethod
     def close_stream(self, stream: Any) -> None:
@@ -112,7 +115,7 @@ class SDKProvider(Provider):
         asm = ChunkAssembler()
         self.reading(lambda: self.close_stream(stream))
         try:
-            with self.mapped(request, mid_stream=True):
+            with self.mapped(request, mid_stream=True, headers=getattr(stream.response, "headers", None)):
                 for chunk in stream:
                     problem = integrity.chunk_problem(chunk)
                     if problem is not None:

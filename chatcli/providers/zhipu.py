@@ -14,14 +14,11 @@ from zhipuai.core import _errors as zerr
 
 from chatcli.core.messages import ChatRequest
 from chatcli.core.options import GenerationOptions
-from chatcli.errors import UsageError
-from chatcli.providers import capabilities
+from chatcli.providers import capabilities, transport
 from chatcli.providers.capabilities import Capabilities, DocumentFile, UploadedDocument
 from chatcli.providers.errmap import network_error, parse_error_body, unexpected, upload_errors
 from chatcli.providers.sdk import SDKProvider
-
-# Zhipu's built-in web search; search_result asks for the sources (a top-level `web_search` list).
-WEB_SEARCH_TOOL = {"type": "web_search", "web_search": {"enable": True, "search_result": True}}
+from chatcli.providers.wire import check_zhipu, zhipu_fields
 
 
 class ZhipuProvider(SDKProvider):
@@ -32,6 +29,7 @@ class ZhipuProvider(SDKProvider):
         return zhipuai.ZhipuAI(
             api_key=api_key, base_url=self.config.base_url, max_retries=0,
             timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
+            http_client=transport.httpx_client(self.config, timeout),  # proxy and TLS
         )
 
     def close_stream(self, stream: Any) -> None:
@@ -56,36 +54,14 @@ class ZhipuProvider(SDKProvider):
         return UploadedDocument(doc.name, text=_extracted(body))
 
     def check_options(self, opts: GenerationOptions) -> None:
-        if opts.presence_penalty is not None:
-            raise UsageError(f"{self.name}: Zhipu (GLM) does not take presence_penalty; drop --presence-penalty "
-                             f"(or presence_penalty in [providers.{self.name}])")
+        check_zhipu(self.name, opts)
 
     def apply_options(self, opts: GenerationOptions, kwargs: dict[str, Any], extra: dict[str, Any]) -> None:
         super().apply_options(opts, kwargs, extra)
-        kwargs.pop("presence_penalty", None)  # not a create() argument; check_options refuses it
-        self._fit_sampling(kwargs)
-        if opts.think is not None:
-            kwargs["thinking"] = {"type": "enabled" if opts.think else "disabled"}
-        if opts.search:
-            kwargs["tools"] = [*(kwargs.get("tools") or []), WEB_SEARCH_TOOL]
-
-    def _fit_sampling(self, kwargs: dict[str, Any]) -> None:
-        """Zhipu takes temperature and top_p in (0, 1); the SDK would clamp silently, so say what is sent."""
-        temperature = kwargs.get("temperature")
-        if temperature is not None and temperature <= 0:
-            del kwargs["temperature"]
-            kwargs["do_sample"] = False
-            self.tell_once(f"{self.name}: Zhipu takes temperature in (0, 1); 0 is sent as do_sample=false (greedy)")
-        elif temperature is not None and temperature >= 1:
-            kwargs["temperature"] = 0.99
-            self.tell_once(f"{self.name}: Zhipu takes temperature in (0, 1); sent 0.99 instead of {temperature:g}")
-        top_p = kwargs.get("top_p")
-        if top_p is not None and top_p >= 1:
-            kwargs["top_p"] = 0.99
-            self.tell_once(f"{self.name}: Zhipu takes top_p in (0, 1); sent 0.99 instead of {top_p:g}")
+        kwargs.update(zhipu_fields(self.name, opts, kwargs, self.tell_once))  # all are create() arguments here
 
     @contextmanager
-    def mapped(self, request: ChatRequest, *, mid_stream: bool) -> Iterator[None]:
+    def mapped(self, request: ChatRequest, *, mid_stream: bool, headers: Any = None) -> Iterator[None]:
         try:
             yield
         except zerr.APIStatusError as e:
@@ -94,7 +70,8 @@ class ZhipuProvider(SDKProvider):
         except (zerr.APIConnectionError, httpx.TransportError) as e:  # mid-stream httpx errors leak raw
             raise network_error(self.name, self.config.base_url, e, mid_stream=mid_stream) from None
         except zerr.APIResponseError as e:  # an in-stream {"error": ...}
-            raise self.classify(None, parse_error_body(e.json_data or {"message": e.message}), request, None) from None
+            error = parse_error_body(e.json_data or {"message": e.message})
+            raise self.classify(None, error, request, headers) from None
         except (zerr.ZhipuAIError, ValueError) as e:
             raise unexpected(self.name, e) from None
 
