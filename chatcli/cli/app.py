@@ -124,5 +124,17 @@ def tools_cmd(config: str | None) -> None:
     print_tools(config)
 
 
+@cli.command("doctor", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", metavar="PATH", help="Config file (default: $CHATCLI_CONFIG or the XDG config dir).")
+@click.option("--quick", is_flag=True, help="Skip the one-token request to each model.")
+@click.option("-p", "--provider", "providers", multiple=True, metavar="NAME",
+              help="Check only this provider (repeatable).")
+def doctor_cmd(config: str | None, quick: bool, providers: tuple[str, ...]) -> int:
+    """Check config, keys, network (proxy, DNS, TCP, TLS), the clock and each model; paste it in a bug report."""
+    from chatcli.cli.doctor import doctor
+
+    return doctor(config, quick=quick, only=list(providers))
+
+
 for _name, (_module, _attr, _help) in TYPER_APPS.items():
     cli.add_command(TyperApp(_name, _module, _attr, _help))

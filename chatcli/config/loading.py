@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import os
 import sys
 from collections.abc import Callable, Iterable
@@ -51,6 +52,44 @@ _positive = _is(lambda v: type(v) in (int, float) and v > 0, "must be a number >
 _kind = _is(lambda v: v in PROVIDER_KINDS, f"must be one of: {', '.join(PROVIDER_KINDS)}")
 _pos_int = _is(lambda v: type(v) is int and v > 0, "must be a whole number > 0")
 
+
+def _proxy(value: Any) -> str | None:
+    """A proxy URL (http:// or https://, with a host), or "" for a direct connection."""
+    if not isinstance(value, str):
+        return 'must be a string: "http://host:port", or "" to connect directly'
+    if value == "":
+        return None
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 (raises ValueError for a port that is not a number)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or _unsafe(value):
+        return 'must be a proxy URL like "http://host:port", or "" to connect directly'
+    return None
+
+
+def _unsafe(text: str) -> bool:
+    """Whether text holds anything that cannot go into an HTTP header or URL: controls, spaces, non-ASCII."""
+    return not text.isascii() or any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in text)
+
+
+_token = _is(lambda v: isinstance(v, str) and bool(v) and not _unsafe(v),
+             "must be a non-empty string without spaces or non-ASCII characters")
+
+
+def _inspection(value: Any) -> str | None:
+    """X-DashScope-DataInspection: a string as sent, or a table of strings (sent as JSON)."""
+    if isinstance(value, dict):
+        if all(isinstance(v, str) for v in value.values()):
+            return None
+        return 'must be a string or a table of strings, e.g. {input = "cip", output = "cip"}'
+    if isinstance(value, str) and value.strip() and value.isascii() and not any(ord(c) < 0x20 for c in value):
+        return None
+    return 'must be a string or a table of strings, e.g. {input = "cip", output = "cip"}'
+
 # Known keys. Adding a top-level setting is one line here plus a field on Config.
 TOP_KEYS: dict[str, Check] = {
     "default_provider": _nonempty,
@@ -71,15 +110,20 @@ PROVIDER_KEYS: dict[str, Check] = {
     "models": _str_list,
     "extra_body": _table,
     "timeout": _positive,
+    "proxy": _proxy,
+    "ca_bundle": _nonempty,  # and the file must exist (_ca_bundle)
+    "workspace": _token,
+    "data_inspection": _inspection,
     # generation defaults (chatcli.core.options); command-line flags win
     **{name: _option(name) for name in _OPTION_LIMITS},
 }
 TOOLS_KEYS: dict[str, Check] = {"enabled": _bool, "max_rounds": _pos_int, "timeout": _positive, "weather": _table}
 STORE_KEYS: dict[str, Check] = {"enabled": _bool, "path": _nonempty}
 CONTEXT_KEYS: dict[str, Check] = {"max_tokens": _pos_int}
-WEATHER_KEYS: dict[str, Check] = {"geocoding_url": _nonempty, "forecast_url": _nonempty, "timeout": _positive}
+WEATHER_KEYS: dict[str, Check] = {"geocoding_url": _nonempty, "forecast_url": _nonempty, "timeout": _positive,
+                                  "proxy": _proxy}
 _REQUIRED = ("kind", "base_url", "model")
-_STRING_CHECKS = (_string, _nonempty)
+_STRING_CHECKS = (_string, _nonempty, _proxy, _token)
 _TYPED_TABLES = ("default_provider", "providers", "tools", "store", "context")
 
 
@@ -91,6 +135,8 @@ def expects_string(parts: list[str]) -> bool:
         check = PROVIDER_KEYS.get(parts[2])
     elif len(parts) == 2 and parts[0] == "store":
         check = STORE_KEYS.get(parts[1])
+    elif len(parts) == 3 and parts[:2] == ["tools", "weather"]:
+        check = WEATHER_KEYS.get(parts[2])
     else:
         return False
     return check in _STRING_CHECKS
@@ -154,7 +200,7 @@ def build(raw: dict, path: Path, text: str | None, exists: bool) -> Config:
         return ConfigError(f"{path}:{line}: {msg}" if line else f"{path}: {msg}")
 
     _check_keys(raw, TOP_KEYS, (), fail)
-    providers = _providers(raw.get("providers", {}), fail)
+    providers = _providers(raw.get("providers", {}), path, fail)
     default = raw.get("default_provider", DEFAULT_PROVIDER)
     if default not in providers:
         known = ", ".join(providers)
@@ -171,7 +217,7 @@ def build(raw: dict, path: Path, text: str | None, exists: bool) -> Config:
                   store=store, **extras)
 
 
-def _providers(file_providers: dict, fail: Fail) -> dict[str, ProviderConfig]:
+def _providers(file_providers: dict, config_file: Path, fail: Fail) -> dict[str, ProviderConfig]:
     """The presets with the file's [providers.*] tables laid over them, then the file's own."""
     providers: dict[str, ProviderConfig] = {}
     for name in [*PRESETS, *(n for n in file_providers if n not in PRESETS)]:
@@ -187,8 +233,29 @@ def _providers(file_providers: dict, fail: Fail) -> dict[str, ProviderConfig]:
                 raise fail(where, msg + _did_you_mean(name, PRESETS))
         merged = {**copy.deepcopy(PRESETS.get(name, {})), **copy.deepcopy(table)}
         merged["timeout"] = float(merged.get("timeout", DEFAULT_TIMEOUT))
+        if "ca_bundle" in table:
+            merged["ca_bundle"] = _ca_bundle(table["ca_bundle"], config_file, (*where, "ca_bundle"), fail)
+        if isinstance(merged.get("data_inspection"), dict):
+            merged["data_inspection"] = json.dumps(merged["data_inspection"], separators=(",", ":"))
         providers[name] = ProviderConfig(name=name, **merged)
     return providers
+
+
+def _ca_bundle(value: str, config_file: Path, where: tuple[str, ...], fail: Fail) -> str:
+    """The absolute path of a CA bundle (relative: from the config file's directory) that holds a PEM certificate."""
+    path = config_file.parent / Path(value).expanduser()
+    try:
+        with path.open("rb") as f:
+            head = f.read(1024 * 1024)
+    except FileNotFoundError:
+        raise fail(where, f"{dotted(where)}: no such file: {path}") from None
+    except IsADirectoryError:
+        raise fail(where, f"{dotted(where)}: {path} is a directory, not a PEM file") from None
+    except OSError as e:
+        raise fail(where, f"{dotted(where)}: cannot read {path}: {e.strerror or e}") from None
+    if b"-----BEGIN CERTIFICATE-----" not in head:
+        raise fail(where, f"{dotted(where)}: {path} holds no PEM certificate (-----BEGIN CERTIFICATE-----)")
+    return str(path)
 
 
 def _tools(table: dict, fail: Fail) -> ToolsConfig:

@@ -38,6 +38,11 @@ class ProviderConfig:
     presence_penalty: float | None = None
     search: bool | None = None
     think: bool | None = None
+    # networking (chatcli.providers.transport)
+    proxy: str | None = None  # "http://host:port"; "" = direct, ignoring HTTPS_PROXY; None = the environment's
+    ca_bundle: str | None = None  # PEM file of trusted CAs (absolute); None = the system trust store
+    workspace: str | None = None  # DashScope workspace id: the X-DashScope-WorkSpace header
+    data_inspection: str | None = None  # X-DashScope-DataInspection, e.g. '{"input":"cip","output":"cip"}'
 
     def key_status(self) -> str:
         """Return "command", "set", "missing" or "not needed" without running any command."""
@@ -81,6 +86,7 @@ class WeatherSettings:
     geocoding_url: str = DEFAULT_GEOCODING_URL
     forecast_url: str = DEFAULT_FORECAST_URL
     timeout: float = 10.0
+    proxy: str | None = None  # as a provider's: "http://host:port", "" = direct, None = the environment's
 
 
 @dataclass

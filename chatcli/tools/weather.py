@@ -108,13 +108,12 @@ def _check_args(location: object, unit: object) -> tuple[str, str]:
 
 
 def _client(settings: WeatherSettings) -> Any:
-    import httpx  # lazy: keeps `chat` start-up fast when no tool runs
-
     from chatcli import __version__
+    from chatcli.providers.transport import httpx_client  # lazy (httpx): keeps `chat` start-up fast
 
     # identity: the answer is small, and a compressed one could inflate past MAX_RESPONSE within one chunk
-    return httpx.Client(timeout=settings.timeout, headers={"User-Agent": f"chatcli/{__version__}",
-                                                           "Accept-Encoding": "identity"})
+    return httpx_client(settings, settings.timeout, headers={"User-Agent": f"chatcli/{__version__}",
+                                                             "Accept-Encoding": "identity"})
 
 
 def _geocode(client: Any, settings: WeatherSettings, name: str) -> dict[str, Any]:
