@@ -176,10 +176,13 @@ def test_json_text_escapes_c1_controls_and_hides_secrets() -> None:
 def test_ask_json_and_export_escape_c1_controls(chat, server):
     answer = "a\x85b\x9b31mc\x1b]0;title\x07d"
     server.queue(fs.dashscope_text([answer]))
-    proc = chat.run("ask", "--json", "hi")
+    proc = chat.run("ask", "--json", "hi \x9b31m there")
     assert proc.returncode == 0, proc.stderr
     assert not any(c in proc.stdout for c in RAW_CONTROLS)
     assert json.loads(proc.stdout)["content"] == answer
+    proc = chat.run("sessions", "list", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert not any(c in proc.stdout for c in RAW_CONTROLS) and json.loads(proc.stdout)
     with sqlite3.connect(database(chat)) as db:
         (cid,), = db.execute("SELECT id FROM conversations").fetchall()
     proc = chat.run("sessions", "export", cid, "--format", "json")

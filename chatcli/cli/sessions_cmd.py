@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Annotated, TextIO
@@ -12,6 +11,7 @@ import typer
 from chatcli.cli.config_cmd import ConfigOption, config_arg
 from chatcli.cli.subapp import sub_app
 from chatcli.errors import UsageError
+from chatcli.jsontext import json_text
 from chatcli.ui.sanitize import strip_controls
 from chatcli.ui.terminal import Terminal, is_terminal
 
@@ -54,7 +54,7 @@ def list_command(ctx: typer.Context, config: ConfigOption = None, limit: LimitOp
     with open_store(ctx, config) as store:
         rows = store.list(limit)
     if as_json:
-        typer.echo(json.dumps([asdict(r) for r in rows], ensure_ascii=False, indent=2))
+        typer.echo(json_text([asdict(r) for r in rows], indent=2))
     else:
         print_conversations(rows, sys.stdout, tty=is_terminal(sys.stdout))
 
@@ -85,7 +85,7 @@ def search_command(
     with open_store(ctx, config) as store:
         hits = store.search(" ".join(text), limit)
     if as_json:
-        typer.echo(json.dumps([asdict(h) for h in hits], ensure_ascii=False, indent=2))
+        typer.echo(json_text([asdict(h) for h in hits], indent=2))
     else:
         print_hits(hits, sys.stdout, tty=is_terminal(sys.stdout))
 
