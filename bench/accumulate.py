@@ -56,7 +56,7 @@ def via_session(n: int) -> None:
 
 def via_native(n: int) -> None:
     """The native DashScope assembler on incremental events."""
-    from chatcli.providers.dashscope import NativeAssembler
+    from chatcli.providers.native import NativeAssembler
 
     asm = NativeAssembler(incremental=True)
     got = 0

@@ -25,7 +25,6 @@ from chatcli.providers.catalog import Endpoint, family
 from chatcli.providers.errmap import classify, network_error, parse_error_body, unexpected, upload_errors
 from chatcli.providers.native import (
     PATHS,
-    TEXT_PATH,
     NativeAssembler,
     is_url_error,
     native_messages,
@@ -33,8 +32,6 @@ from chatcli.providers.native import (
     sse_events,
 )
 from chatcli.providers.wire import api_messages, check_dashscope, dashscope_switches, with_json_hint
-
-__all__ = ["TEXT_PATH", "DashScopeProvider", "NativeAssembler", "sse_events"]
 
 Sse = Iterator[tuple[int | None, str | None, str]]
 

@@ -19,7 +19,6 @@ from chatcli.errors import (
     QuotaError,
     RateLimitError,
     ServerError,
-    UsageError,
 )
 
 AUTH_CODES = {"invalid_api_key", "InvalidApiKey", "1000", "1001", "1002", "1003", "1004"}
@@ -172,8 +171,6 @@ def upload_errors(provider: str, name: str) -> Iterator[None]:
     """Say which file an upload error is about; a 404 there means no files API, not a missing model."""
     try:
         yield
-    except OSError as e:
-        raise UsageError(f"cannot read {name}: {e.strerror or e}") from None
     except ProviderError as err:
         if isinstance(err, ModelNotFoundError) and err.status == 404:
             new: ProviderError = BadRequestError(f"{provider}: the server has no files API (HTTP 404)",
