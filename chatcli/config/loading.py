@@ -19,6 +19,7 @@ from chatcli.config.model import (
     Config,
     ContextConfig,
     ProviderConfig,
+    RenderConfig,
     StoreConfig,
     ToolsConfig,
     WeatherSettings,
@@ -98,6 +99,7 @@ TOP_KEYS: dict[str, Check] = {
     "tools": _table,
     "store": _table,
     "context": _table,
+    "render": _table,
     "prices": _table,  # model -> {input, output[, cached]} per million tokens, and currency
 }
 PROVIDER_KEYS: dict[str, Check] = {
@@ -120,11 +122,12 @@ PROVIDER_KEYS: dict[str, Check] = {
 TOOLS_KEYS: dict[str, Check] = {"enabled": _bool, "max_rounds": _pos_int, "timeout": _positive, "weather": _table}
 STORE_KEYS: dict[str, Check] = {"enabled": _bool, "path": _nonempty}
 CONTEXT_KEYS: dict[str, Check] = {"max_tokens": _pos_int}
+RENDER_KEYS: dict[str, Check] = {"soft_breaks": _is(lambda v: v in ("break", "space"), 'must be "break" or "space"')}
 WEATHER_KEYS: dict[str, Check] = {"geocoding_url": _nonempty, "forecast_url": _nonempty, "timeout": _positive,
                                   "proxy": _proxy}
 _REQUIRED = ("kind", "base_url", "model")
 _STRING_CHECKS = (_string, _nonempty, _proxy, _token)
-_TYPED_TABLES = ("default_provider", "providers", "tools", "store", "context")
+_TYPED_TABLES = ("default_provider", "providers", "tools", "store", "context", "render")
 
 
 def expects_string(parts: list[str]) -> bool:
@@ -210,6 +213,8 @@ def build(raw: dict, path: Path, text: str | None, exists: bool) -> Config:
     store = _store(raw.get("store", {}), path, fail)
     _check_keys(raw.get("context", {}), CONTEXT_KEYS, ("context",), fail)
     extras["context"] = ContextConfig(**raw.get("context", {}))
+    _check_keys(raw.get("render", {}), RENDER_KEYS, ("render",), fail)
+    extras["render"] = RenderConfig(**raw.get("render", {}))
     wrong_price = check_prices(extras.get("prices", {}))
     if wrong_price:
         raise fail(("prices", *wrong_price[0]), wrong_price[1])

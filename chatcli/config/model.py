@@ -107,6 +107,18 @@ class ContextConfig:
 
 
 @dataclass
+class RenderConfig:
+    """[render]: how answers look in a terminal."""
+
+    soft_breaks: str = "break"  # "break": a single newline is a line break; "space": CommonMark's space
+
+    @property
+    def hard_breaks(self) -> bool:
+        """Whether a single newline in the model's text shows as a line break."""
+        return self.soft_breaks != "space"
+
+
+@dataclass
 class StoreConfig:
     """[store]: whether conversations are saved, and where."""
 
@@ -133,6 +145,7 @@ class Config:
     tools: ToolsConfig = field(default_factory=ToolsConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
     context: ContextConfig = field(default_factory=ContextConfig)
+    render: RenderConfig = field(default_factory=RenderConfig)
     show_reasoning: bool = True  # show the model's reasoning (dim, folded to one line) in a terminal
     prices: dict = field(default_factory=dict)  # [prices]: model -> {input, output[, cached]}, currency
 

@@ -29,18 +29,23 @@ class Renderer(Protocol):
     def end_line(self) -> None: ...
 
 
-def renderer_for(term: Terminal, *, mode: str = "auto", show_reasoning: bool = True) -> Renderer:
+def renderer_for(term: Terminal, *, mode: str = "auto", show_reasoning: bool = True,
+                 hard_breaks: bool = True) -> Renderer:
     """The renderer for an answer on a terminal's streams."""
-    return make_renderer(term.out, term.err, mode=mode, show_reasoning=show_reasoning)
+    return make_renderer(term.out, term.err, mode=mode, show_reasoning=show_reasoning, hard_breaks=hard_breaks)
 
 
-def make_renderer(out: TextIO, err: TextIO, *, mode: str = "auto", show_reasoning: bool = True) -> Renderer:
-    """The renderer for these streams: mode "auto" (markdown on a terminal, else raw), "raw" or "markdown"."""
+def make_renderer(out: TextIO, err: TextIO, *, mode: str = "auto", show_reasoning: bool = True,
+                  hard_breaks: bool = True) -> Renderer:
+    """The renderer for these streams: mode "auto" (markdown on a terminal, else raw), "raw" or "markdown".
+
+    hard_breaks: a single newline in the text is a line break ([render] soft_breaks = "break").
+    """
     if mode not in ("auto", "raw", "markdown"):
         raise ValueError(f"unknown render mode {mode!r}")
     if mode == "raw" or (mode == "auto" and not is_terminal(out)):
         return PlainRenderer(out, err)
-    return TerminalRenderer(out, err, show_reasoning=show_reasoning)
+    return TerminalRenderer(out, err, show_reasoning=show_reasoning, hard_breaks=hard_breaks)
 
 
 class PlainRenderer:
@@ -95,8 +100,10 @@ class TerminalRenderer:
     decoration goes where PlainRenderer sends it.
     """
 
-    def __init__(self, out: TextIO, err: TextIO | None = None, *, show_reasoning: bool = True) -> None:
+    def __init__(self, out: TextIO, err: TextIO | None = None, *, show_reasoning: bool = True,
+                 hard_breaks: bool = True) -> None:
         self.out = out
+        self.hard_breaks = hard_breaks
         self.live = is_terminal(out)
         self.color = use_color(out)
         self.show_reasoning = show_reasoning and self.live
