@@ -14,7 +14,7 @@ import click
 
 from chatcli import __version__
 from chatcli.cli import flags
-from chatcli.cli.groups import TYPER_APPS
+from chatcli.cli.groups import TYPER_APPS, summary
 
 SESSION_COMMAND = "session"  # the hidden default command
 HELP = "Chat with Qwen (DashScope), GLM (Zhipu) and OpenAI-compatible models from the terminal."
@@ -35,7 +35,8 @@ class TyperApp(click.Command):
         app = getattr(importlib.import_module(self.target[0]), self.target[1])
         command = typer.main.get_command(app)
         # Not command.main(): it would turn a closed pipe (`chat sessions list | head`) into exit 1.
-        with command.make_context(ctx.command_path, list(ctx.args), help_option_names=["-h", "--help"]) as sub:
+        with command.make_context(ctx.info_name, list(ctx.args), parent=ctx.parent,
+                                  help_option_names=["-h", "--help"]) as sub:
             return command.invoke(sub)
 
 
@@ -51,21 +52,47 @@ class ChatGroup(click.Group):
                 i += 1
             elif args[i] in _GROUP_ARGS:
                 group_only, i = True, i + 1
+            elif args[i] == "--install-completion":  # an optional value: a shell name
+                group_only = True
+                i += 2 if i + 1 < len(args) and args[i + 1] in ("bash", "zsh", "fish") else 1
             else:
                 break
         rest = args[i:]
+        if ctx.resilient_parsing and not rest:  # completing `chat <TAB>`: offer the commands
+            return super().parse_args(ctx, args)
         names_command = bool(rest) and rest[0] in self.commands
         if not names_command and not (group_only and not rest):
             args = [SESSION_COMMAND, *args]
         return super().parse_args(ctx, args)
 
+    def shell_complete(self, ctx: click.Context, incomplete: str) -> list[Any]:
+        """Commands and options; for `chat -<TAB>` the session's options too (a bare `chat` takes them)."""
+        items = super().shell_complete(ctx, incomplete)
+        if incomplete.startswith("-"):
+            from click.shell_completion import CompletionItem
+
+            session = self.commands[SESSION_COMMAND]
+            seen = {item.value for item in items}
+            items += [CompletionItem(name, help=p.help) for p in session.params if isinstance(p, click.Option)
+                      for name in (*p.opts, *p.secondary_opts) if name.startswith(incomplete) and name not in seen]
+        return items
+
     def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """The session's options (what a bare `chat` takes), then the commands."""
-        params = [*self.commands[SESSION_COMMAND].params, *self.get_params(ctx)]
+        params = [p for p in (*self.commands[SESSION_COMMAND].params, *self.get_params(ctx))
+                  if isinstance(p, click.Option)]
         records = [r for p in params if (r := p.get_help_record(ctx)) is not None]
         with formatter.section("Options"):
             formatter.write_dl(records)
         self.format_commands(ctx, formatter)
+
+
+class _Summarized(click.Command):
+    """A command listed in `chat --help` by its docstring's first clause (click would cut it mid-word)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.short_help = self.short_help or summary(self.help)
 
 
 def _version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -74,13 +101,28 @@ def _version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
         ctx.exit()
 
 
+def _install_completion(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None and not ctx.resilient_parsing:
+        from chatcli.cli import completion
+
+        for line in completion.install(cli, value or completion.detect_shell()):
+            click.echo(line)
+        ctx.exit()
+
+
 @click.group(cls=ChatGroup, name="chat", help=HELP + "\n\nWith no command, starts an interactive session.",
              subcommand_metavar="[COMMAND] [ARGS]...", context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", metavar="PATH", expose_value=True, hidden=True)
 @click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_version,
               help="Show the version.")
-def cli(config: str | None) -> None:
+@click.option("--install-completion", metavar="[SHELL]", is_flag=False, flag_value="", default=None,
+              expose_value=False, is_eager=True, callback=_install_completion,
+              help="Install shell completion for bash, zsh or fish (default: your $SHELL).")
+@click.pass_context
+def cli(ctx: click.Context, config: str | None) -> None:
     if config:  # `chat --config X COMMAND`: the file every command then reads
+        if ctx.invoked_subcommand != "config":  # `config init` and `config path` may name a new file
+            flags.existing_config(config)
         os.environ["CHATCLI_CONFIG"] = config
 
 
@@ -101,13 +143,13 @@ def _ask(**values: Any) -> int:
 cli.add_command(click.Command(SESSION_COMMAND, callback=_session, hidden=True, help=HELP,
                               params=[*flags.CHOICE, *flags.GENERATION, *flags.SESSION],
                               context_settings={"help_option_names": ["-h", "--help"]}))
-cli.add_command(click.Command("ask", callback=_ask, help=_ask.__doc__, short_help=_ask.__doc__,
+cli.add_command(click.Command("ask", callback=_ask, help=_ask.__doc__, short_help=summary(_ask.__doc__),
                               params=[*flags.ASK[:1], *flags.CHOICE, *flags.ASK[1:], *flags.GENERATION],
                               context_settings={"help_option_names": ["-h", "--help"]}))
 
 
-@cli.command("providers", context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", metavar="PATH", help="Config file (default: $CHATCLI_CONFIG or the XDG config dir).")
+@cli.command("providers", cls=_Summarized, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", metavar="PATH", help=flags.CONFIG_HELP, callback=flags._config_flag)
 def providers_cmd(config: str | None) -> None:
     """List the configured providers, their models and whether their keys are set."""
     from chatcli.cli.config_cmd import providers_command
@@ -115,8 +157,8 @@ def providers_cmd(config: str | None) -> None:
     providers_command(config)
 
 
-@cli.command("tools", context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", metavar="PATH", help="Config file (default: $CHATCLI_CONFIG or the XDG config dir).")
+@cli.command("tools", cls=_Summarized, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", metavar="PATH", help=flags.CONFIG_HELP, callback=flags._config_flag)
 def tools_cmd(config: str | None) -> None:
     """List the local tools the model may call, with their parameters."""
     from chatcli.cli.tools_cmd import print_tools
@@ -124,16 +166,25 @@ def tools_cmd(config: str | None) -> None:
     print_tools(config)
 
 
-@cli.command("doctor", context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", metavar="PATH", help="Config file (default: $CHATCLI_CONFIG or the XDG config dir).")
+@cli.command("doctor", cls=_Summarized, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", metavar="PATH", help=flags.CONFIG_HELP, callback=flags._config_flag)
 @click.option("--quick", is_flag=True, help="Skip the one-token request to each model.")
 @click.option("-p", "--provider", "providers", multiple=True, metavar="NAME",
               help="Check only this provider (repeatable).")
 def doctor_cmd(config: str | None, quick: bool, providers: tuple[str, ...]) -> int:
-    """Check config, keys, network (proxy, DNS, TCP, TLS), the clock and each model; paste it in a bug report."""
+    """Check config, keys, network, the clock and each model (proxy, DNS, TCP, TLS); paste it in a bug report."""
     from chatcli.cli.doctor import doctor
 
     return doctor(config, quick=quick, only=list(providers))
+
+
+@cli.command("completion", cls=_Summarized, context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("shell", metavar="SHELL", type=click.Choice(["bash", "zsh", "fish"]))
+def completion_cmd(shell: str) -> None:
+    """Print the shell completion script for bash, zsh or fish; e.g. eval "$(chat completion bash)"."""
+    from chatcli.cli import completion
+
+    click.echo(completion.source(cli, shell))
 
 
 for _name, (_module, _attr, _help) in TYPER_APPS.items():

@@ -10,6 +10,7 @@ import typer
 from chatcli.cli.subapp import sub_app
 from chatcli.config import Config, config_path, load_config
 from chatcli.config.editing import effective_dict, init_config, looks_secret, mask_secret, set_value, shown_value
+from chatcli.config.prices import incomplete
 from chatcli.jsontext import escape_raw_controls, json_text
 from chatcli.ui.sanitize import visible
 from chatcli.ui.terminal import is_terminal
@@ -22,17 +23,20 @@ ConfigOption = Annotated[
 ]
 
 
-def config_arg(ctx: typer.Context, value: str | None) -> str | None:
-    """The --config given here, else one given to a parent command (e.g. `chat --config X config show`)."""
-    if value:
-        return value
+def config_arg(ctx: typer.Context, value: str | None, *, must_exist: bool = True) -> str | None:
+    """The --config given here, else one given to a parent command (e.g. `chat --config X config show`).
+
+    A path the user names must exist, except for the commands that create it (init, path).
+    """
+    from chatcli.cli.flags import existing_config
+
     node = ctx.parent
-    while node is not None:
+    while not value and node is not None:
         inherited = node.params.get("config")
         if isinstance(inherited, str) and inherited:
-            return inherited
+            value = inherited
         node = node.parent
-    return None
+    return existing_config(value) if must_exist else value or None
 
 
 def toml_text(table: dict) -> str:
@@ -54,7 +58,7 @@ def _literal(value: Any) -> str:
 @config_app.command("path")
 def path_command(ctx: typer.Context, config: ConfigOption = None) -> None:
     """Print the config file path in use (whether or not it exists)."""
-    typer.echo(str(config_path(config_arg(ctx, config))))
+    typer.echo(str(config_path(config_arg(ctx, config, must_exist=False))))
 
 
 @config_app.command("show")
@@ -73,9 +77,11 @@ def init_command(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a commented starter config file."""
-    path = config_path(config_arg(ctx, config))
+    path = config_path(config_arg(ctx, config, must_exist=False))
     init_config(path, force=force)
-    typer.echo(f"wrote {path}")
+    from chatcli.config.presets import PRESETS
+
+    typer.echo(f"wrote {path}\npresets: {', '.join(PRESETS)} (each has a commented [providers.NAME] table there)")
 
 
 @config_app.command("get")
@@ -98,10 +104,16 @@ def set_command(
     config: ConfigOption = None,
 ) -> None:
     """Set a key in the config file (validated before it is written)."""
-    set_value(config_path(config_arg(ctx, config)), key, value)
+    path = config_path(config_arg(ctx, config))
+    set_value(path, key, value)
     last = key.rsplit(".", 1)[-1]
     shown = mask_secret(value) if looks_secret(last) else value
     typer.echo(f"set {visible(key)} = {visible(shown)}")
+    if key.startswith("prices."):
+        missing = incomplete(load_config(str(path)).prices)
+        if missing:
+            typer.echo(f"no cost is shown for that model until {', '.join(map(visible, missing))} "
+                       f"{'is' if len(missing) == 1 else 'are'} set too")
 
 
 def providers_command(config: ConfigOption = None) -> None:

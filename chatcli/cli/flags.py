@@ -34,18 +34,52 @@ class Number(click.ParamType):
             raise UsageError(f"{flag(param.name or '' if param else '')} needs {what} (got {value!r})") from None
 
 
+def existing_config(path: str | None) -> str | None:
+    """A --config path the user gave, which must name a file (else the presets would be used silently)."""
+    if path:
+        import os
+
+        full = os.path.expanduser(path)
+        if not os.path.exists(full):
+            raise UsageError(f"--config {path}: no such file (chat config init --config {path} writes one)")
+    return path
+
+
+def _config_flag(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    return existing_config(value)
+
+
+CONFIG_HELP = "Config file (default: $CHATCLI_CONFIG or the XDG config dir)."
+
+
+def config_option() -> click.Option:
+    """--config PATH for a click command: it must exist."""
+    return click.Option(["--config"], metavar="PATH", help=CONFIG_HELP, callback=_config_flag)
+
+
+def _complete(name: str) -> Callable[..., Any]:
+    """A shell-completion callback from chatcli.cli.completion, loaded when the shell asks."""
+    def complete(ctx: click.Context, param: click.Parameter, incomplete: str) -> Any:
+        from chatcli.cli import completion
+
+        return getattr(completion, name)(ctx, param, incomplete)
+    return complete
+
+
 def _option(*decls: str, **kw: Any) -> click.Option:
     return click.Option(list(decls), **kw)
 
 
 # Both `chat` and `chat ask`: which provider and model, what to say first, where the config is.
 CHOICE = [
-    _option("-p", "--provider", metavar="NAME", help="Provider (a name from the config or a preset)."),
-    _option("-m", "--model", metavar="MODEL", help="Model (default: the provider's)."),
+    _option("-p", "--provider", metavar="NAME", help="Provider (a name from the config or a preset).",
+            shell_complete=_complete("providers")),
+    _option("-m", "--model", metavar="MODEL", help="Model (default: the provider's).",
+            shell_complete=_complete("models")),
     _option("-s", "--system", metavar="TEXT", help="System prompt."),
     _option("-c", "--continue", "cont", is_flag=True, help="Continue the last saved conversation."),
     _option("--no-save", is_flag=True, help="Do not save this conversation."),
-    _option("--config", metavar="PATH", help="Config file (default: $CHATCLI_CONFIG or the XDG config dir)."),
+    config_option(),
 ]
 
 # How the model should answer (chatcli.core.options); laid over the provider's config defaults.
@@ -84,7 +118,8 @@ ASK = [
                  "order. DashScope qwen-vl models."),
     _option("--file", metavar="PATH", multiple=True,
             help="Attach a file (repeatable). Text and code go into the message, fenced and named; pdf, docx, "
-                 "xlsx... are uploaded: DashScope's qwen-long reads them by file id, Zhipu adds the extracted text."),
+                 "xlsx and other documents are uploaded: DashScope's qwen-long reads them by file id, Zhipu adds "
+                 "the extracted text."),
 ]
 
 GENERATION_NAMES = tuple(p.name for p in GENERATION if p.name)

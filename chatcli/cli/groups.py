@@ -6,3 +6,10 @@ TYPER_APPS = {
     "sessions": ("chatcli.cli.sessions_cmd", "sessions_app",
                  "List, show, search, export or delete saved conversations."),
 }
+
+
+def summary(doc: str | None) -> str:
+    """A command's one-line summary for a listing: its docstring's first clause, never cut mid-way."""
+    first = (doc or "").strip().split("\n\n")[0]
+    first = " ".join(first.split()).split("; ")[0].split(" (")[0].rstrip(".")
+    return first + "." if first else ""

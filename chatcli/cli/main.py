@@ -84,6 +84,11 @@ def _click_failure(err: Exception, term: Terminal) -> int:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning every failure into one line and an exit code."""
     term = Terminal()
+    if "_CHAT_COMPLETE" in os.environ:  # the shell asks for completions (chatcli.cli.completion)
+        from chatcli.cli.app import cli
+        from chatcli.cli.completion import complete
+
+        sys.exit(complete(cli))
     try:
         code = run(sys.argv[1:] if argv is None else argv, term)
     except BrokenPipeError:

@@ -21,7 +21,16 @@ if TYPE_CHECKING:
 sessions_app = sub_app("sessions")
 
 IdArg = Annotated[str, typer.Argument(metavar="ID", help="A conversation id, or a unique prefix of one.")]
-LimitOption = Annotated[int, typer.Option("--limit", "-n", min=1, help="Show at most this many.")]
+
+
+def _at_least_one(value: int) -> int:
+    if value < 1:
+        raise typer.BadParameter(f"must be 1 or more (got {value})")
+    return value
+
+
+LimitOption = Annotated[int, typer.Option("--limit", "-n", callback=_at_least_one, metavar="N",
+                                          show_default=False, help="Show at most this many (default 50).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 

@@ -32,7 +32,7 @@ STARTER_CONFIG = """\
 # Provider used when --provider is not given.
 default_provider = "qwen"
 
-# Built-in presets: qwen, qwen-intl, openai, ollama, zhipu.
+# Built-in presets: @PRESETS@.
 # A [providers.NAME] table named like a preset overrides only the fields it sets.
 # Keys come from api_key_cmd (a shell command printing the key), api_key (literal,
 # discouraged) or the environment variable named by api_key_env, in that order.
@@ -73,4 +73,14 @@ default_provider = "qwen"
 # [store]
 # enabled = true                    # false (or --no-save) saves nothing
 # path = "~/chat-history.db"        # default: chat.db in $XDG_DATA_HOME/chatcli
-"""
+
+# How answers look in a terminal.
+# [render]
+# soft_breaks = "break"             # a single newline is a line break; "space": CommonMark's space
+
+# What tokens cost (per million), for the stats line and /usage. Set key by key:
+# chat config set prices.qwen-plus.input 0.8
+# [prices]
+# currency = "CNY"
+# qwen-plus = { input = 0.8, output = 2.0 }
+""".replace("@PRESETS@", ", ".join(PRESETS))

@@ -47,7 +47,7 @@ class Price:
 def price_for(prices: dict[str, Any], model: str) -> Price | None:
     """The configured price of a model, or None."""
     entry = prices.get(model) if model != "currency" else None
-    if not isinstance(entry, dict):
+    if not isinstance(entry, dict) or "input" not in entry or "output" not in entry:  # half set: no price yet
         return None
     return Price(float(entry["input"]), float(entry["output"]),
                  float(entry["cached"]) if entry.get("cached") is not None else None)
@@ -94,7 +94,10 @@ def check_prices(table: dict[str, Any]) -> tuple[tuple[str, ...], str] | None:
                 return (model, key), f"unknown key {key!r} in [prices.\"{model}\"] (known: {', '.join(PRICE_KEYS)})"
             if type(value) not in (int, float) or value < 0:
                 return (model, key), f'prices."{model}".{key} must be a number >= 0 (per million tokens)'
-        missing = [k for k in ("input", "output") if k not in entry]
-        if missing:
-            return (model,), f"[prices.\"{model}\"] needs input and output (missing: {', '.join(missing)})"
     return None
+
+
+def incomplete(table: dict[str, Any]) -> list[str]:
+    """`prices.MODEL.input`-style keys still missing for a cost to be shown (set one key at a time)."""
+    return [f"prices.{model}.{key}" for model, entry in table.items() if model != "currency" and isinstance(entry, dict)
+            for key in ("input", "output") if key not in entry]
