@@ -115,7 +115,6 @@ def test_bad_config_values_name_file_and_line(chat, server):
 
 
 @pytest.mark.parametrize("text, needle", [
-    ('[prices.qwen-plus]\ninput = 0.8\n', "needs input and output (missing: output)"),
     ('[prices.qwen-plus]\ninput = 0.8\noutput = -1\n', 'prices."qwen-plus".output must be a number >= 0'),
     ('[prices.qwen-plus]\ninput = 0.8\noutput = 2\nouptut = 1\n', "unknown key 'ouptut'"),
     ('[prices]\ncurrency = 3\n', "prices.currency must be a non-empty string"),

@@ -35,7 +35,7 @@ class TyperApp(click.Command):
         app = getattr(importlib.import_module(self.target[0]), self.target[1])
         command = typer.main.get_command(app)
         # Not command.main(): it would turn a closed pipe (`chat sessions list | head`) into exit 1.
-        with command.make_context(ctx.info_name, list(ctx.args), parent=ctx.parent,
+        with command.make_context(ctx.info_name, list(ctx.args), parent=ctx.parent,  # type: ignore[arg-type]
                                   help_option_names=["-h", "--help"]) as sub:
             return command.invoke(sub)
 
