@@ -466,3 +466,100 @@ def test_context_used_is_the_last_requests_size_after_tool_rounds(session, qwen)
                  text_reply("noon", usage=tokens(150, 20)))
     say(session, "time?")
     assert session.context_used() == 170
+
+
+# --- tallies, flags checked at once, key problems, rename and export ----------------------------
+
+
+def test_the_conversation_tally_restarts_with_clear_and_resume_and_the_session_tally_goes_on(
+        make_session, write_config, store, qwen):
+    cfg = write_config('[prices."qwen-plus"]\ninput = 1.0\noutput = 1.0\n')
+    session = make_session(cfg, store=store)
+    qwen.enqueue(text_reply("one", usage=tokens(1000, 0)))
+    say(session, "first")
+    first = session.conversation_id
+    session.clear()
+    assert (session.requests, session.totals, session.cost) == (0, Usage(), None)
+    assert (session.session_tally.requests, session.session_tally.usage) == (1, tokens(1000, 0))
+    qwen.enqueue(text_reply("two", usage=tokens(2000, 0)))
+    say(session, "second")
+    assert (session.tally.requests, session.tally.usage, session.tally.cost) == (1, tokens(2000, 0), 0.002)
+    session.resume(first)
+    assert session.tally.requests == 0
+    assert (session.session_tally.requests, session.session_tally.usage.total_tokens) == (2, 3000)
+    assert session.session_tally.cost == pytest.approx(0.003)
+
+
+@pytest.mark.parametrize("before", [None, True])
+def test_search_on_is_refused_by_the_providers_own_check_and_leaves_the_flags(session, before):
+    session.set_flag("search", before)  # the qwen fake takes anything
+    session.switch_provider("openai")  # a real OpenAI-compatible provider: nothing is sent
+    with pytest.raises(UsageError, match="openai: this OpenAI-compatible server has no web search"):
+        session.set_flag("search", True)
+    assert session.flags.search is before  # as it was
+    session.set_flag("search", False)
+    assert session.flags.search is False
+    session.set_flag("think", True)  # this server is told nothing of thinking, and does not refuse it
+    assert session.flags.think is True
+
+
+def test_a_flag_is_not_blamed_for_a_refusal_it_does_not_cause(make_session, write_config):
+    session = make_session(write_config('[providers.qwen-intl]\ntop_p = 1.0\n'))
+    session.switch_provider("qwen-intl")  # the real DashScope check refuses top_p 1
+    with pytest.raises(UsageError, match="top-p"):
+        session.check()
+    session.set_flag("search", True)  # refused with or without it: the next send says why
+    assert session.flags.search is True
+
+
+def test_key_problem_names_where_a_key_would_come_from_without_showing_or_running_anything(
+        make_session, write_config, tmp_path, monkeypatch):
+    marker = tmp_path / "ran"
+    cfg = write_config(f'[providers.zhipu]\napi_key_cmd = "touch {marker}"\n[providers.local]\nkind = "openai"\n'
+                       'base_url = "http://localhost:1/v1"\nmodel = "m"\n')
+    session = make_session(cfg)
+    monkeypatch.delenv("DASHSCOPE_API_KEY", raising=False)
+    assert session.key_problem() == "no API key for qwen: set DASHSCOPE_API_KEY or providers.qwen.api_key_cmd"
+    monkeypatch.setenv("DASHSCOPE_API_KEY", "sk-ok")
+    assert session.key_problem() is None
+    monkeypatch.setenv("DASHSCOPE_API_KEY", "sk-bäd")
+    problem = session.key_problem()
+    assert problem is not None and "DASHSCOPE_API_KEY" in problem and "sk-b" not in problem
+    session.switch_provider("zhipu")
+    assert session.key_problem() is None and not marker.exists()  # a command is not run for this
+    session.switch_provider("local")
+    assert session.key_problem() is None  # needs no key
+
+
+def test_image_problem_comes_from_the_catalog(session):
+    assert session.image_problem() == "qwen-plus cannot read images; switch with /model qwen-vl-plus"
+    session.switch_model("qwen-vl-max")
+    assert session.image_problem() is None
+    session.switch_model("some-local-model")
+    assert session.image_problem() is None
+
+
+def test_rename_needs_a_saved_conversation(make_session, store, qwen):
+    session = make_session(store=store)
+    with pytest.raises(UsageError, match="not saved yet"):
+        session.rename("early")
+    qwen.enqueue("a")
+    say(session, "q")
+    assert session.rename("  a\nnew   name ") == "a new name"
+    assert store.info(session.conversation_id).title == "a new name"
+    with pytest.raises(UsageError, match="needs some text"):
+        session.rename("   ")
+
+
+def test_export_markdown_is_the_stores_export_or_from_memory_without_a_store(make_session, store, qwen):
+    saved = make_session(store=store, system="Be brief.")
+    with pytest.raises(UsageError, match="nothing to export yet"):
+        saved.export_markdown()
+    unsaved = make_session(system="Be brief.")
+    qwen.enqueue("a1", "a2")
+    say(saved, "q1")
+    say(unsaved, "q2")
+    assert saved.export_markdown() == store.export(saved.conversation_id, "md")
+    text = unsaved.export_markdown()
+    assert text.startswith(f"# q2\n\n- id: {unsaved.conversation_id}\n")
+    assert "## System\n\nBe brief.\n" in text and "\n\nq2\n" in text and "\n\na2\n" in text

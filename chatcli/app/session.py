@@ -9,18 +9,18 @@ turn's events; front ends only read input, render the events and pick exit codes
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Literal
 
 from chatcli.app.inputs import MAX_STDIN
 from chatcli.config.prices import cost_of
 from chatcli.core.context import budget, estimate_messages
 from chatcli.core.conversation import Conversation, Turn, finish_notice
-from chatcli.core.messages import Event, Usage
+from chatcli.core.messages import Event, Usage, content_text
 from chatcli.core.options import GenerationOptions
-from chatcli.errors import UsageError
+from chatcli.errors import ChatError, UsageError
 from chatcli.store.recorder import Recorder, open_store
-from chatcli.store.store import ConversationInfo, Store
+from chatcli.store.store import QUICK_WAIT, ConversationInfo, Store, StoredMessage
 
 if TYPE_CHECKING:
     from chatcli.app.attachments import Attachment
@@ -29,6 +29,22 @@ if TYPE_CHECKING:
     from chatcli.tools.registry import ToolRegistry
 
 Content = str | list[dict[str, Any]]
+
+
+@dataclass
+class Tally:
+    """Requests, tokens and cost added up over some turns."""
+
+    requests: int = 0
+    usage: Usage = field(default_factory=Usage)
+    cost: float | None = None  # of the answers whose model has a price in [prices]; None: none had
+
+    def add(self, requests: int, usage: Usage | None, cost: float | None) -> None:
+        self.requests += requests
+        if usage is not None:
+            self.usage = self.usage + usage
+        if cost is not None:
+            self.cost = (self.cost or 0.0) + cost
 
 
 @dataclass
@@ -58,6 +74,7 @@ class ChatSession:
         self.conversation = Conversation(system)
         self.recorder = Recorder(self.store, lambda: (self.provider_name, self.model))
         self.recorder.start(self.conversation)
+        self.session_tally = Tally()  # every turn of this session, whichever conversation
         self._reset_totals()
         self._providers: dict[str, Provider] = dict(providers or {})  # by name; tests pass fakes here
 
@@ -104,6 +121,38 @@ class ChatSession:
     def conversation_id(self) -> str | None:
         return self.recorder.conversation_id
 
+    def key_problem(self) -> str | None:
+        """Why the provider in use has no usable API key, in one line; None if it has one or needs none.
+
+        Nothing is sent and api_key_cmd is not run (it may ask for a passphrase): a key from a command
+        is taken to be fine until the first message needs it.
+        """
+        from chatcli.config.lines import dotted
+
+        pcfg = self.provider_config
+        status = pcfg.key_status()
+        if status == "missing":
+            return (f"no API key for {pcfg.name}: set {pcfg.api_key_env} or "
+                    f"{dotted(('providers', pcfg.name, 'api_key_cmd'))}")
+        if status == "set":
+            try:
+                pcfg.resolve_api_key()  # checks the key can go into a header, and never shows it
+            except ChatError as e:
+                return e.message
+        return None
+
+    def image_problem(self) -> str | None:
+        """A warning if the catalog says the model in use reads no images (None if it does or is unknown)."""
+        from chatcli.providers.catalog import DEFAULT, family
+
+        found = family(self.model)
+        if found is DEFAULT or found.vision:
+            return None
+        pcfg = self.provider_config
+        vision = next((m for m in dict.fromkeys([pcfg.model, *pcfg.models]) if family(m).vision), None)
+        hint = f"; switch with /model {vision}" if vision else "; switch to a vision model with /model"
+        return f"{self.model} cannot read images{hint}"
+
     # --- a turn ----------------------------------------------------------------------------
 
     def check(self) -> GenerationOptions:
@@ -133,24 +182,35 @@ class ChatSession:
             self._account()
 
     def _reset_totals(self) -> None:
-        """Usage and cost count one conversation: a new or loaded one starts from zero."""
-        self.totals = Usage()
-        self.cost: float | None = None  # of the answers whose model has a price in [prices]; None: none had
-        self.requests = 0
+        """The conversation's tally starts from zero (a new or loaded one); the session's goes on."""
+        self.tally = Tally()
         self.last_prompt_tokens = 0
+
+    @property
+    def totals(self) -> Usage:
+        """Tokens used in this conversation."""
+        return self.tally.usage
+
+    @property
+    def requests(self) -> int:
+        """Requests made in this conversation (each tool round is one)."""
+        return self.tally.requests
+
+    @property
+    def cost(self) -> float | None:
+        """What this conversation's priced answers cost; None if none had a price."""
+        return self.tally.cost
 
     def _account(self) -> None:
         turn = self.last
         if turn is None:
             return
-        self.requests += turn.rounds + 1
-        if turn.usage is None or turn.last_usage is None:
-            return
-        self.totals = self.totals + turn.usage
-        self.last_prompt_tokens = turn.last_usage.prompt_tokens + turn.last_usage.completion_tokens
-        amount = self.turn_cost(turn)
-        if amount is not None:
-            self.cost = (self.cost or 0.0) + amount
+        usage = turn.usage if turn.last_usage is not None else None
+        amount = self.turn_cost(turn) if usage is not None else None
+        for tally in (self.tally, self.session_tally):
+            tally.add(turn.rounds + 1, usage, amount)
+        if usage is not None and turn.last_usage is not None:
+            self.last_prompt_tokens = turn.last_usage.prompt_tokens + turn.last_usage.completion_tokens
 
     def turn_cost(self, turn: Turn | None = None) -> float | None:
         """What a turn (default: the last) cost, if [prices] has the model."""
@@ -182,6 +242,73 @@ class ChatSession:
 
     def switch_model(self, model: str) -> None:
         self.model = model
+
+    def set_flag(self, name: Literal["search", "think"], on: bool | None) -> None:
+        """Turn web search or thinking on or off; ChatError now if the provider would refuse it.
+
+        The provider's own check, the one every send makes, decides. A refusal that goes away with the
+        flag unset is this flag's: it raises and leaves the flags as they were. One that stays is not
+        (other options): the change is made and the next send reports it.
+        """
+        changed, unset = replace(self.flags), replace(self.flags)
+        setattr(changed, name, on)
+        setattr(unset, name, None)
+        try:
+            self._check_flags(changed)
+        except ChatError:
+            try:
+                self._check_flags(unset)
+            except ChatError:
+                pass  # refused without this flag too
+            else:
+                raise
+        self.flags = changed
+
+    def _check_flags(self, flags: GenerationOptions) -> None:
+        """check() as it would go with these flags."""
+        kept, self.flags = self.flags, flags
+        try:
+            self.check()
+        finally:
+            self.flags = kept
+
+    def rename(self, title: str) -> str:
+        """Give the saved conversation a title; the title as kept (StoreError or UsageError if it cannot be)."""
+        cid = self.conversation_id
+        if cid is None:
+            raise UsageError("no conversation to rename")
+        return self.store.rename(cid, title)
+
+    def export_markdown(self) -> str:
+        """This conversation as `chat sessions export` writes it (UsageError if it has no messages yet)."""
+        from chatcli.store.export import to_markdown
+
+        if all(m.role == "system" for m in self.conversation.messages):
+            raise UsageError("nothing to export yet")
+        cid = self.conversation_id or ""
+        self.store.flush(QUICK_WAIT)  # what is pending, if the lock allows
+        if self.store.enabled:
+            try:
+                return self.store.export(cid, "md")
+            except UsageError:  # not saved (yet): from memory below
+                pass
+        return to_markdown(*self._unsaved_records(cid))
+
+    def _unsaved_records(self, cid: str) -> tuple[ConversationInfo, list[StoredMessage]]:
+        """The conversation in memory as the store would give it (no per-message times or usage)."""
+        import time
+
+        from chatcli.store.titles import make_title
+
+        now = time.time()
+        messages = [m for m in self.conversation.messages if m.role != "system"]
+        first = next((m for m in messages if m.role == "user"), None)
+        title = make_title(content_text(first.content)) if first else ""
+        info = ConversationInfo(cid, title, now, now, self.provider_name, self.model, self.system, len(messages))
+        model = self.model
+        records = [StoredMessage(i, m, now, model=model if m.role == "assistant" else None)
+                   for i, m in enumerate(messages, 1)]
+        return info, records
 
     @property
     def system(self) -> str | None:

@@ -13,15 +13,19 @@ from typing import TYPE_CHECKING
 from chatcli.app import attachments
 from chatcli.config.prices import money
 from chatcli.errors import ChatError
+from chatcli.repl import transcript
 from chatcli.store.export import stamp
-from chatcli.ui.sanitize import visible
+from chatcli.ui.sanitize import strip_controls, visible
 
 if TYPE_CHECKING:
+    from chatcli.app.session import Tally
     from chatcli.repl.loop import Repl
 
 Handler = Callable[["Repl", str], "bool | None"]
-Choices = Callable[["Repl"], Iterable[str]]
+Choice = str | tuple[str, str]  # what Tab puts in, or (that, a note shown beside it)
+Choices = Callable[["Repl"], Iterable[Choice]]
 
+RECENT = 20  # conversations /sessions lists and /load offers
 KEYS_HELP = """\
 Enter sends; Esc-Enter or Alt-Enter adds a line; Up/Down and Ctrl-R search the input history.
 Start a message with // to send text that begins with /."""
@@ -97,6 +101,19 @@ def _models(repl: Repl) -> list[str]:
     return list(dict.fromkeys([pcfg.model, *pcfg.models]))
 
 
+def _saved(repl: Repl) -> list[Choice]:
+    """Recent conversation ids, each with its title beside it."""
+    try:
+        return [(r.id, visible(r.title)) for r in repl.session.store.list(RECENT)]
+    except ChatError:
+        return []
+
+
+def plural(n: int, word: str) -> str:
+    """`1 request`, `2 requests`, `1,234 characters`."""
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
 # --- the commands, in /help order ---------------------------------------------------------
 
 @command("/help", "this list")
@@ -140,17 +157,53 @@ def _clear(repl: Repl, _: str) -> None:
 
 @command("/history", "show this conversation")
 def _history(repl: Repl, _: str) -> None:
-    lines = []
-    for m in repl.session.conversation.messages:
-        content = attachments.describe(m.content)
-        if m.role == "tool":
-            lines.append(f"  tool {m.name}: {_short(content)}")
-            continue
-        mark = " [interrupted]" if m.interrupted else ""
-        if content:
-            lines.append(f"{m.role}{mark}: {content}")
-        lines.extend(f"  ⚙ {c.name}({c.arguments})" for c in m.tool_calls)
-    repl.say("\n".join(lines) if lines else "(empty conversation)", dim=False)
+    transcript.show(repl, repl.session.conversation.messages)
+
+
+@command("/copy", "copy a code block of the last answer to the clipboard (default: the last; all: the answer)",
+         "[N|all]", choices=lambda repl: ["all"])
+def _copy(repl: Repl, arg: str) -> None:
+    from chatcli.ui.codeblocks import code_blocks
+
+    answer = transcript.answer_text(repl.session.conversation.messages)
+    if not answer.strip():
+        return repl.error("nothing to copy yet")
+    blocks = code_blocks(answer)
+    if arg.lower() == "all" or (not arg and not blocks):
+        return _to_clipboard(repl, answer, f"the answer ({plural(len(answer), 'character')})")
+    if arg and not (arg.isascii() and arg.isdigit()):
+        return repl.error("usage: /copy [N|all] (N counts the last answer's code blocks from 1)")
+    n = int(arg) if arg else len(blocks)
+    if not 1 <= n <= len(blocks):
+        return repl.error(f"no code block {n} (the last answer has {len(blocks) or 'none'})")
+    code = blocks[n - 1].removesuffix("\n")
+    _to_clipboard(repl, code, f"code block {n} of {len(blocks)} ({plural(len(code.splitlines()), 'line')})")
+
+
+def _to_clipboard(repl: Repl, text: str, what: str) -> None:
+    from chatcli.repl import clipboard
+
+    done = clipboard.copy(text, repl.term)
+    if not done.reached:
+        why = "; ".join(done.problems) or ("stdout is not a terminal (for OSC 52) and no clipboard tool "
+                                           "(wl-copy, xclip, xsel, pbcopy, clip.exe) was found")
+        return repl.error(f"could not copy {what}: {why}")
+    repl.say(f"copied {what}")
+    for problem in done.problems:
+        repl.say(f"  {problem}")
+
+
+@command("/edit", "write the next message in $VISUAL or $EDITOR (with TEXT to start from), then send it", "[TEXT]")
+def _edit(repl: Repl, arg: str) -> None:
+    from chatcli.repl.editor import EditorError, edit
+
+    try:
+        text = edit(arg, repl.term.environ)
+    except EditorError as e:
+        return repl.error(f"{e.message} — nothing sent")
+    if not text:
+        return repl.say("nothing sent")
+    repl.send(text)
 
 
 @command("/retry", "regenerate the last answer")
@@ -169,11 +222,14 @@ def _undo(repl: Repl, _: str) -> None:
 
 
 def _switch(repl: Repl, name: str, what: str, arg: str, apply: Callable[[bool], None]) -> None:
-    """An on|off command."""
+    """An on|off command; apply raises ChatError if the provider refuses the setting."""
     on = {"on": True, "off": False}.get(arg.lower())
     if on is None:
         return repl.error(f"usage: {name} on|off")
-    apply(on)
+    try:
+        apply(on)
+    except ChatError as e:
+        return repl.error(e.message)
     repl.say(f"{what} {'on' if on else 'off'}")
 
 
@@ -184,12 +240,12 @@ def _tools(repl: Repl, arg: str) -> None:
 
 @command("/think", "ask the model to reason first, or not", "on|off", choices=_on_off)
 def _think(repl: Repl, arg: str) -> None:
-    _switch(repl, "/think", "thinking", arg, lambda on: setattr(repl.session.flags, "think", on))
+    _switch(repl, "/think", "thinking", arg, lambda on: repl.session.set_flag("think", on))
 
 
 @command("/search", "let the model search the web (DashScope, Zhipu), or not", "on|off", choices=_on_off)
 def _search(repl: Repl, arg: str) -> None:
-    _switch(repl, "/search", "web search", arg, lambda on: setattr(repl.session.flags, "search", on))
+    _switch(repl, "/search", "web search", arg, lambda on: repl.session.set_flag("search", on))
 
 
 def _attach(repl: Repl, kind: str, arg: str) -> None:
@@ -205,6 +261,9 @@ def _attach(repl: Repl, kind: str, arg: str) -> None:
     except ChatError as e:
         return repl.error(e.message)
     repl.attached += found
+    problem = repl.session.image_problem() if kind == "image" else None
+    if problem:
+        repl.term.notice(f"{problem} (attached anyway)")
     what = found[0].label() if kind != "video" else f"{len(found)} video frame{'s' if len(found) > 1 else ''}"
     more = f" ({len(repl.attached)} attachments now)" if len(repl.attached) > len(found) else ""
     repl.say(f"attached {what} to the next message{more}")
@@ -233,26 +292,29 @@ def _detach(repl: Repl, _: str) -> None:
     repl.say(f"dropped {n} attachment{'s' if n != 1 else ''}" if n else "nothing was attached")
 
 
-@command("/usage", "tokens used in this conversation")
+@command("/usage", "tokens and cost of this conversation and of the whole session")
 def _usage(repl: Repl, _: str) -> None:
     s = repl.session
-    t = s.totals
-    extra = ""
-    if t.cached_tokens:
-        extra += f", {t.cached_tokens:,} cached"
-    if t.reasoning_tokens:
-        extra += f", {t.reasoning_tokens:,} reasoning"
-    if s.cost is not None:
-        extra += f" · cost {money(s.cost, s.cfg.prices)}"
-    repl.say(f"this conversation: {s.requests} requests, {t.prompt_tokens:,} in, "
-             f"{t.completion_tokens:,} out, {t.total_tokens:,} total{extra}")
+    prices = s.cfg.prices
+    repl.say(f"this conversation: {_tally(s.tally, prices)}\nthis session: {_tally(s.session_tally, prices)}")
+
+
+def _tally(t: Tally, prices: dict) -> str:
+    u = t.usage
+    line = (f"{plural(t.requests, 'request')}, {u.prompt_tokens:,} in, {u.completion_tokens:,} out, "
+            f"{u.total_tokens:,} total")
+    if u.cached_tokens:
+        line += f", {u.cached_tokens:,} cached"
+    if u.reasoning_tokens:
+        line += f", {u.reasoning_tokens:,} reasoning"
+    return line + (f" · cost {money(t.cost, prices)}" if t.cost is not None else "")
 
 
 @command("/sessions", "recent saved conversations")
 def _sessions(repl: Repl, _: str) -> None:
     s = repl.session
     try:
-        rows = s.store.list(20)
+        rows = s.store.list(RECENT)
     except ChatError as e:
         return repl.error(e.message)
     lines = [f"{'*' if r.id == s.conversation_id else ' '} {r.id}  {stamp(r.updated)}  {r.message_count:>3} msgs  "
@@ -260,7 +322,8 @@ def _sessions(repl: Repl, _: str) -> None:
     repl.say("\n".join(lines) + "\n/load ID continues one" if lines else "no saved conversations yet")
 
 
-@command("/load", "continue a saved conversation (an id prefix is enough)", "ID")
+@command("/load", "continue a saved conversation (an id prefix is enough; Tab offers recent ones)", "ID",
+         choices=_saved)
 def _load(repl: Repl, arg: str) -> None:
     if not arg:
         return repl.error("usage: /load ID (see /sessions)")
@@ -268,6 +331,41 @@ def _load(repl: Repl, arg: str) -> None:
         repl.resumed(repl.session.resume(arg))
     except ChatError as e:
         repl.error(e.message)
+
+
+@command("/rename", "give this conversation a title", "TITLE")
+def _rename(repl: Repl, arg: str) -> None:
+    if not arg:
+        return repl.error("usage: /rename TITLE")
+    try:
+        title = repl.session.rename(arg)
+    except ChatError as e:
+        return repl.error(e.message)
+    repl.say(f"renamed {repl.session.conversation_id} to “{title}”")
+
+
+@command("/export", "write this conversation as markdown to PATH (default: ./chat-ID.md)", "[PATH]", paths=True)
+def _export(repl: Repl, arg: str) -> None:
+    import os
+    from pathlib import Path
+
+    s = repl.session
+    try:
+        text = strip_controls(s.export_markdown())
+    except ChatError as e:
+        return repl.error(e.message)
+    name = f"chat-{s.conversation_id}.md"
+    path = Path(os.path.expanduser(attachments.path_argument(arg))) if arg else Path(name)
+    if path.is_dir():
+        path = path / name
+    try:
+        with open(path, "x", encoding="utf-8") as f:
+            f.write(text)
+    except FileExistsError:
+        return repl.error(f"{path} exists; not overwritten (/export PATH writes elsewhere)")
+    except OSError as e:
+        return repl.error(f"cannot write {path}: {e.strerror or e}")
+    repl.say(f"exported this conversation to {path}")
 
 
 @command("/exit", "leave (also Ctrl-D, or Ctrl-C twice on an empty line)", aliases=("/quit",))

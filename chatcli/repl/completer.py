@@ -15,7 +15,10 @@ if TYPE_CHECKING:
 
 
 class SlashCompleter(Completer):
-    """Completes command names, then what each command's registry entry offers (choices or paths)."""
+    """Completes command names, then what each command's registry entry offers (choices or paths).
+
+    A choice with a note (a conversation id and its title) matches by its start or by any text of the note.
+    """
 
     def __init__(self, repl: Repl) -> None:
         self.repl = repl
@@ -26,8 +29,9 @@ class SlashCompleter(Completer):
         if not text.startswith("/") or "\n" in text:
             return
         name, space, arg = text.partition(" ")
+        options: list[commands.Choice]
         if not space:
-            options, word = commands.names(), name
+            options, word = list(commands.names()), name
         else:
             found = commands.find(name)
             if found is None:
@@ -37,5 +41,6 @@ class SlashCompleter(Completer):
                 return
             options, word = list(found.choices(self.repl)) if found.choices else [], arg
         for option in options:
-            if option.startswith(word) and option != word:
-                yield Completion(option, start_position=-len(word))
+            value, meta = option if isinstance(option, tuple) else (option, "")
+            if (value.startswith(word) and value != word) or (word and meta and word.lower() in meta.lower()):
+                yield Completion(value, start_position=-len(word), display_meta=meta or None)

@@ -166,6 +166,24 @@ class Store:
         self._save(Write(conversation_id, "title", lambda db, _: db.execute(
             "UPDATE conversations SET title = ? WHERE id = ?", (make_title(title), conversation_id))))
 
+    def rename(self, conversation_id: str, title: str) -> str:
+        """Give a saved conversation the user's title; the title as kept (one line, cut to fit).
+
+        StoreError if there is no history (--no-save); UsageError for an empty title or a conversation
+        with nothing saved yet (its row is written with its first message).
+        """
+        kept = make_title(title)
+        if not kept:
+            raise UsageError("a title needs some text")
+        if self._db is None:
+            raise StoreError("the conversation history is off (--no-save or [store] enabled = false): "
+                             "nothing to rename")
+        saving = any(w.creates and w.conversation_id == conversation_id for w in self._pending.writes)
+        if conversation_id in self._new and not saving:
+            raise UsageError("this conversation is not saved yet: it is saved with its first message")
+        self.set_title(conversation_id, kept)
+        return kept
+
     def delete(self, conversation_id: str) -> None:
         """Delete a conversation and its messages (raises StoreError if that fails)."""
         def write(db: sqlite3.Connection) -> None:
