@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
+import glob
+import os
+import platform
+import struct
+import subprocess
 import sys
+import termios
 import time
 
 import pexpect
@@ -29,10 +36,12 @@ class Tty:
         except pexpect.EOF:
             return False
         self.raw += data
-        # prompt_toolkit asks where the cursor is and waits for the answer
-        for _ in range(data.count(CPR_QUERY)):
+        # prompt_toolkit asks where the cursor is and waits for the answer: where it is at the query
+        *before, after = data.split(CPR_QUERY)
+        for part in before:
+            self.stream.feed(part)
             self.child.send(f"\x1b[{self.screen.cursor.y + 1};{self.screen.cursor.x + 1}R")
-        self.stream.feed(data)
+        self.stream.feed(after)
         return True
 
     def wait_for(self, predicate, timeout: float = 15, what: str = "") -> None:
@@ -80,6 +89,73 @@ class Tty:
     def close(self) -> None:
         if self.child.isalive():
             self.child.terminate(force=True)
+        if self._slave is not None:
+            os.close(self._slave)
+            self._slave = None
+
+    # --- the program's side of the pty (through /proc) ---------------------------------------
+
+    _slave: int | None = None
+
+    def slave(self) -> int:
+        """A descriptor of the pty's slave side, the program's terminal (found through /proc)."""
+        if self._slave is None:
+            path = f"/proc/{self.child.pid}/fd/0"
+            self._slave = os.open(os.readlink(path), os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        return self._slave
+
+    def stty(self) -> str:
+        """`stty -a` of the program's terminal."""
+        return subprocess.run(["stty", "-a"], stdin=self.slave(), capture_output=True, text=True,
+                              check=True).stdout
+
+    def unread(self) -> int:
+        """Bytes typed that the program has not read yet (whole lines only, in canonical mode)."""
+        found = fcntl.ioctl(self.slave(), termios.FIONREAD, struct.pack("i", 0))
+        return int(struct.unpack("i", found)[0])
+
+    def key_reader(self) -> int | None:
+        """The program's thread waiting in select() (the type-ahead reader while an answer streams), if any."""
+        for task in glob.glob(f"/proc/{self.child.pid}/task/*"):
+            if _syscall(task) in SELECT_CALLS:
+                return int(os.path.basename(task))
+        return None
+
+    def type_read(self, keys: str, timeout: float = 15) -> None:
+        """Type keys while an answer streams and wait until the type-ahead reader has taken them all.
+
+        A write to the pty reaches the program's side asynchronously, so "nothing unread" alone
+        proves nothing: wait for the reader thread to have read, to have nothing left unread, and
+        to be back in select() (done with what it read).
+        """
+        self.wait_for(lambda: self.key_reader() is not None, timeout, "a thread reading keys")
+        task = f"/proc/{self.child.pid}/task/{self.key_reader()}"
+        before = _reads(task)
+        self.send(keys)
+        self.wait_for(lambda: _reads(task) > before and self.unread() == 0 and _syscall(task) in SELECT_CALLS,
+                      timeout, f"the program to read {keys!r}")
+
+
+# what Python's select.select waits in: select and pselect6 on x86-64, pselect6 on arm64
+SELECT_CALLS = {"x86_64": ("23", "270"), "aarch64": ("72",)}.get(platform.machine(), ("23", "270", "72"))
+
+
+def _syscall(task: str) -> str:
+    """The number of the system call a thread waits in ("running" if it does not)."""
+    try:
+        with open(f"{task}/syscall") as f:
+            return f.read().split(" ", 1)[0].strip()
+    except OSError:
+        return ""
+
+
+def _reads(task: str) -> int:
+    """How many read() calls a thread has made."""
+    try:
+        with open(f"{task}/io") as f:
+            return int(next(line for line in f if line.startswith("syscr:")).split()[1])
+    except (OSError, StopIteration):
+        return -1
 
 
 QWEN = "qwen:qwen-plus>"  # the session's prompt with the default provider

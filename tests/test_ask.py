@@ -32,7 +32,7 @@ def test_dashscope_stream_to_pipe_is_exact_text(chat, server):
     server.queue(fs.dashscope_text(["你好", "，", "world", "!\n\nbye"]))
     proc = chat.run("ask", "你好")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == "你好，world!\n\nbye"
+    assert proc.stdout == "你好，world!\n\nbye\n"
     assert proc.stderr == ""
     (req,) = completions(server)
     assert req.path == "/compatible-mode/v1/chat/completions"
@@ -47,7 +47,7 @@ def test_zhipu_stream_uses_zhipuai_sdk(chat, server):
     server.queue(fs.zhipu_text(["GLM", " says ", "hi"]))
     proc = chat.run("ask", "-p", "zhipu", "你好")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == "GLM says hi"
+    assert proc.stdout == "GLM says hi\n"
     (req,) = completions(server)
     assert req.path == "/api/paas/v4/chat/completions"
     assert req.headers["authorization"] == f"Bearer {ZHIPU_KEY}"
@@ -72,7 +72,7 @@ def test_no_stream(chat, server):
     server.queue(fs.dashscope_text(["whole ", "answer"]))
     proc = chat.run("ask", "--no-stream", "hi")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == "whole answer"
+    assert proc.stdout == "whole answer\n"
     assert completions(server)[0].json["stream"] is False
 
 
@@ -80,7 +80,7 @@ def test_custom_provider_without_key(chat, server):
     server.queue(fs.dashscope_text(["local"]))
     proc = chat.run("ask", "-p", "local", "hi")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == "local"
+    assert proc.stdout == "local\n"
     assert completions(server)[0].json["model"] == "llama-test"
 
 
@@ -188,7 +188,7 @@ def test_length_finish_is_a_notice(chat, server):
     server.queue(fs.dashscope_text(["cut sh"], finish="length"))
     proc = chat.run("ask", "hi")
     assert proc.returncode == 0
-    assert proc.stdout == "cut sh"
+    assert proc.stdout == "cut sh\n"
     one_line_error(proc, "token limit", "length")
 
 
@@ -196,7 +196,7 @@ def test_sensitive_finish_fails_and_says_so(chat, server):
     server.queue(fs.zhipu_text(["some text"], finish="sensitive", content_filter=[{"role": "assistant", "level": 1}]))
     proc = chat.run("ask", "-p", "zhipu", "hi")
     assert proc.returncode == 1
-    assert proc.stdout == "some text"
+    assert proc.stdout == "some text\n"
     one_line_error(proc, "zhipu", "safety review", "sensitive")
 
 
@@ -235,7 +235,7 @@ def test_rate_limit_then_success(chat, server, provider, limited, ok):
     server.queue(limited, ok)
     proc = chat.run("ask", "-p", provider, "hi")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == "after retry"
+    assert proc.stdout == "after retry\n"
     assert len(completions(server)) == 2
     assert "rate limited" in proc.stderr and "retrying" in proc.stderr
 
@@ -261,7 +261,7 @@ def test_server_error_is_retried(chat, server):
                  fs.dashscope_text(["fine"]))
     proc = chat.run("ask", "hi")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == "fine"
+    assert proc.stdout == "fine\n"
 
 
 def test_missing_key_names_the_variable(chat, server):
@@ -276,7 +276,7 @@ def test_midstream_error_keeps_partial_text(chat, server):
     server.queue(fs.midstream_error(fs.dashscope_text(["好的，", "这是"]), after=3))
     proc = chat.run("ask", "hi")
     assert proc.returncode == 1
-    assert proc.stdout == "好的，这是"
+    assert proc.stdout == "好的，这是\n"
     one_line_error(proc, "qwen", "content filter", "inappropriate")
 
 
@@ -302,8 +302,20 @@ def test_connection_refused(chat, server):
     chat.config.write_text(chat.config.read_text().replace(server.url, f"http://127.0.0.1:{port}"))
     proc = chat.run("ask", "hi")
     assert proc.returncode == 5
-    assert proc.stderr.strip().splitlines()[-1].startswith(f"chat: qwen: cannot connect to http://127.0.0.1:{port}")
-    assert "Traceback" not in proc.stderr
+    *retries, last = proc.stderr.strip().splitlines()
+    assert last == (f"chat: qwen: cannot connect to 127.0.0.1:{port} (connection refused); "
+                    "check your network or providers.qwen.base_url")
+    assert len(retries) == 2 and all(line.startswith("chat: qwen: retrying in ") for line in retries)
+    assert retries[0].endswith(f"(1/2): cannot connect to 127.0.0.1:{port} (connection refused); "
+                               "check your network or providers.qwen.base_url")
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
+
+
+def test_pipe_output_ends_with_one_newline(chat, server):
+    server.queue(fs.dashscope_text(["ans", "wer"]), fs.dashscope_text(["answer\n"]), fs.dashscope_text(["a\n\n"]))
+    assert chat.run("ask", "hi").stdout == "answer\n"
+    assert chat.run("ask", "hi").stdout == "answer\n"  # not "\n\n"
+    assert chat.run("ask", "hi").stdout == "a\n\n"  # the answer's own blank line is kept as it came
 
 
 def test_timeout(chat, server):
@@ -351,7 +363,7 @@ def test_interrupt_keeps_partial_text(chat, server):
         gate.set()
         proc.kill()
     assert proc.returncode == 130
-    assert (seen + out).decode() == "before the interrupt"
+    assert (seen + out).decode() == "before the interrupt\n"  # the line ended, even when interrupted
     assert err.decode().strip() == "chat: interrupted"
 
 

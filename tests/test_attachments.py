@@ -257,7 +257,7 @@ def test_ask_local_png_and_url_on_qwen_vl(chat, server, tmp_path):
     proc = chat.run("ask", "-m", "qwen-vl-max", "--no-tools", "--image", str(tmp_path / "tiny.png"),
                     "--image", "https://example.com/dog.jpeg", "what are these?")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == "a pixel"
+    assert proc.stdout == "a pixel\n"
     (req,) = completions(server)
     assert req.json["model"] == "qwen-vl-max"
     assert req.json["messages"] == [{"role": "user", "content": [
@@ -461,7 +461,7 @@ def test_repl_image_then_message(chat, server, tmp_path):
         tty.wait_prompt("qwen:qwen-plus>")
         assert completions(server)[1].json["messages"][-1] == {"role": "user", "content": "and now?"}
         tty.send("/history\r")
-        tty.wait_text("user: [image] what is this?")
+        tty.wait_text("you\n[image] what is this?")
         tty.send("\x04")
         assert tty.wait_exit() == 0
     finally:

@@ -93,7 +93,7 @@ def test_parallel_tool_calls_in_incremental_output(chat, native, server):
                  NativeReply(["杭州", "晴天"]))
     proc = chat.run("ask", "-p", "dashscope", "杭州天气")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == "杭州晴天"
+    assert proc.stdout == "杭州晴天\n"
     first, second = native.requests
     assert first.json["parameters"]["incremental_output"] is True  # tools included, as the SDK asks
     tools = first.json["parameters"]["tools"]
@@ -112,7 +112,7 @@ def test_image_and_video_on_the_multimodal_endpoint(chat, native, tmp_path):
     proc = chat.run("ask", "-p", "dashscope", "-m", "qwen-vl-plus", "--image", str(tmp_path / "tiny.png"),
                     "--video", "https://img.example/1.jpg", "--video", "https://img.example/2.jpg", "这是什么?")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == "一个像素"  # the answer's content is a list of {"text"} parts there
+    assert proc.stdout == "一个像素\n"  # the answer's content is a list of {"text"} parts there
     (req,) = native.requests
     assert req.path == MULTIMODAL_PATH
     assert req.json["input"]["messages"] == [{"role": "user", "content": [
@@ -140,7 +140,7 @@ def test_non_streaming(chat, native):
     native.queue(NativeReply(["whole ", "text"]))
     proc = chat.run("ask", "-p", "dashscope", "--no-stream", "hi")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == "whole text"
+    assert proc.stdout == "whole text\n"
     assert "x-dashscope-sse" not in native.requests[0].headers
     assert "incremental_output" not in native.requests[0].json["parameters"]
 
@@ -162,19 +162,19 @@ def test_throttling_is_retried(chat, native):
     native.queue(native_error("Throttling.RateQuota", headers={"Retry-After": "0"}), NativeReply(["ok"]))
     proc = chat.run("ask", "-p", "dashscope", "hi")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == "ok" and len(native.requests) == 2
+    assert proc.stdout == "ok\n" and len(native.requests) == 2
 
 
 def test_midstream_error_and_cut(chat, native):
     native.queue(NativeReply(["部分", "回答", "never"], error_after=(2, "DataInspectionFailed")))
     proc = chat.run("ask", "-p", "dashscope", "--no-tools", "hi")
     assert proc.returncode == 1
-    assert proc.stdout == "部分回答"
+    assert proc.stdout == "部分回答\n"
     assert "content filter" in proc.stderr
     native.queue(NativeReply(["first ", "second ", "third"], cut_after=2))
     proc = chat.run("ask", "-p", "dashscope", "--no-tools", "hi")
     assert proc.returncode == 5
-    assert proc.stdout == "first second "
+    assert proc.stdout == "first second \n"
     assert "connection lost" in proc.stderr
 
 

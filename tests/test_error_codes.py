@@ -199,3 +199,116 @@ def test_result_json_error_has_the_request_id() -> None:
     err = classify("qwen", 429, {"code": "Throttling.AllocationQuota", "message": "m", "request_id": "j1"})
     assert result_json("qwen", "m", Turn(), err)["error"]["request_id"] == "j1"
     assert result_json("qwen", "m", Turn(), ProviderError("x"))["error"]["request_id"] is None
+
+
+# --- transport failures: one line that says what to check ------------------------------------------------
+
+@pytest.fixture
+def closed_port() -> int:
+    """A loopback port nothing listens on."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("provider", ["qwen", "zhipu", "dashscope"])
+def test_connection_refused_in_process_is_one_line(chat, server, monkeypatch, closed_port, provider):
+    """Through the real adapters and SDKs: the final error and each retry notice are single lines."""
+    from chatcli.config import load_config
+    from chatcli.core.messages import ChatRequest, Message
+    from chatcli.errors import NetworkError
+    from chatcli.providers import retry
+    from chatcli.providers.registry import create_provider
+
+    for name in ("DASHSCOPE_API_KEY", "ZHIPUAI_API_KEY"):
+        monkeypatch.setenv(name, chat.env[name])
+    monkeypatch.setattr(retry, "BACKOFF_BASE", 0.0)  # no waiting between the attempts
+    with chat.config.open("a") as f:
+        f.write(f'\n[providers.dashscope]\nbase_url = "{server.url}/api/v1"\n')
+    chat.config.write_text(chat.config.read_text().replace(server.url, f"http://127.0.0.1:{closed_port}"))
+    cfg = load_config(str(chat.config))
+    notices: list[str] = []
+    adapter = create_provider(cfg.provider(provider), notify=notices.append)
+    with pytest.raises(NetworkError) as info:
+        list(adapter.stream(ChatRequest([Message("user", "hi")], cfg.provider(provider).model)))
+    expected = (f"{provider}: cannot connect to 127.0.0.1:{closed_port} (connection refused); "
+                f"check your network or providers.{provider}.base_url")
+    assert info.value.message == expected and info.value.exit_code == 5
+    assert notices == [f"{provider}: retrying in 0.0 s ({n}/2): {expected.removeprefix(provider + ': ')}"
+                       for n in (1, 2)]
+
+
+def _chained(outer: BaseException, *causes: BaseException) -> BaseException:
+    """outer raised from causes[0], raised from causes[1]... as httpx and the SDKs chain them."""
+    inner = outer
+    for cause in causes:
+        inner.__cause__ = cause
+        inner = cause
+    return outer
+
+
+@pytest.mark.parametrize("root, reason", [
+    (__import__("socket").gaierror(-2, "Name or service not known"), "host not found"),
+    (__import__("socket").gaierror(-3, "Temporary failure in name resolution"), "name lookup failed"),
+    (ConnectionRefusedError(111, "Connection refused"), "connection refused"),
+    (OSError(101, "Network is unreachable"), "network unreachable"),
+    (OSError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed certificate (_ssl.c:1006)"),
+     "TLS certificate not trusted: self-signed certificate"),
+    (OSError("something\nspread over\n\nlines"), "something spread over lines"),
+])
+def test_network_error_names_the_root_reason(root, reason):
+    import httpx
+
+    from chatcli.providers.errmap import network_error
+
+    exc = _chained(RuntimeError("Connection error."), httpx.ConnectError("multi\nline"), root)
+    err = network_error("zhipu", "https://user:pw@open.bigmodel.cn/api/paas/v4", exc, mid_stream=False)
+    assert err.message == (f"zhipu: cannot connect to open.bigmodel.cn ({reason}); "
+                           "check your network or providers.zhipu.base_url")
+    assert err.retryable and "pw" not in err.message
+
+
+def test_network_error_timeout_and_mid_stream():
+    import httpx
+
+    from chatcli.providers.errmap import network_error
+
+    timeout = network_error("qwen", "http://[::1]:8080/v1", httpx.ReadTimeout("timed out"), mid_stream=False)
+    assert timeout.message == "qwen: request to [::1]:8080 timed out; check your network or providers.qwen.timeout"
+    cut = network_error("qwen", "http://h/v1", httpx.RemoteProtocolError("peer closed"), mid_stream=True)
+    assert cut.message == "qwen: the answer stopped: connection lost mid-stream" and not cut.retryable
+
+
+def test_retry_notice_puts_the_retry_first():
+    from chatcli.providers.retry import retry_notice
+
+    err = RateLimitError("qwen: rate limited (HTTP 429)", provider="qwen", status=429)
+    assert retry_notice(err, 0.55, 1) == "qwen: retrying in 0.6 s (1/2): rate limited (HTTP 429)"
+    assert retry_notice(RateLimitError("odd message"), 2, 2) == "retrying in 2.0 s (2/2): odd message"
+
+
+# --- which errors /retry can help ---------------------------------------------------------------------------
+
+def test_retry_hint_only_where_asking_again_can_help():
+    from chatcli.errors import (
+        BadResponseError,
+        ChatError,
+        ConfigError,
+        ContentFilterError,
+        Interrupted,
+        NetworkError,
+        ServerError,
+        UsageError,
+    )
+    from chatcli.ui.hints import retry_hint
+
+    again = [NetworkError("n"), RateLimitError("r"), ServerError("s"), BadResponseError("b"), Interrupted(),
+             ContentFilterError("stopped mid-answer"), ChatError("the answer is not valid JSON")]
+    same = [AuthError("no key"), AuthError("rejected", status=401), ConfigError("c"), UsageError("u"),
+            BadRequestError("b", status=400), ModelNotFoundError("m", status=404), QuotaError("q", status=429),
+            ContentFilterError("the question refused", status=400)]
+    assert [retry_hint(e) for e in again] == [" — /retry to try again"] * len(again)
+    assert [retry_hint(e) for e in same] == [""] * len(same)
+    missing_key = classify("qwen", 401, {"code": "invalid_api_key", "message": "bad"}, key_env="DASHSCOPE_API_KEY")
+    assert retry_hint(missing_key) == ""

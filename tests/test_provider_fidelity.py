@@ -153,7 +153,7 @@ def test_program_native_dashscope_think_no_stream(tables, server):
     native.queue(NativeReply(["答案"], reasoning=["想一想"]))
     proc = tables.run("ask", "-p", "dashscope", "--think", "--no-stream", "hi")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.endswith("答案")
+    assert proc.stdout.endswith("答案\n")
     assert native.requests[0].json["parameters"]["enable_thinking"] is True
 
 

@@ -169,7 +169,7 @@ def test_an_error_returns_to_the_prompt_with_one_line_and_retry_works(rig):
 def test_a_retried_failure_is_one_notice_then_the_answer(rig):
     rig.qwen.enqueue(RateLimitError("qwen: rate limited (HTTP 429)", provider="qwen", status=429), "fine")
     rig.run("hello")
-    assert rig.chat_lines() == ["chat: qwen: rate limited (HTTP 429) — retrying in 0.0 s (1/2)"]
+    assert rig.chat_lines() == ["chat: qwen: retrying in 0.0 s (1/2): rate limited (HTTP 429)"]
     assert rig.said() == "fine\n"
     assert [roles(r) for r in rig.qwen.requests] == [[("user", "hello")]] * 2
 

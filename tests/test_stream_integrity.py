@@ -86,7 +86,7 @@ def test_clean_close_without_finish_is_cut(chat, server):
     server.queue(fs.truncated(fs.dashscope_text(["first ", "second ", "third"]), 3))
     proc = chat.run("ask", "hi")
     assert proc.returncode == 5
-    assert proc.stdout == "first second "
+    assert proc.stdout == "first second \n"
     one_line_error(proc, "qwen", "cut off", "without a finish reason")
     assert stored(chat) == [("user", "hi", 0), ("assistant", "first second ", 1)]
 
@@ -185,7 +185,7 @@ def test_json_completion_answering_a_stream_is_read_whole(chat, server):
     server.queue(fs.json_reply(WHOLE))
     proc = chat.run("ask", "--usage", "hi")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == "the whole answer"
+    assert proc.stdout == "the whole answer\n"
     assert "3" in proc.stderr and "4" in proc.stderr  # the usage line: 3 in, 4 out
     assert stored(chat)[-1] == ("assistant", "the whole answer", 0)
 

@@ -56,7 +56,7 @@ def test_dashscope_split_arguments_loop(tchat, server):
                  fs.dashscope_text(["杭州现在阴，18.5°C。"]))
     proc = tchat.run("ask", "杭州天气怎么样")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == "杭州现在阴，18.5°C。"
+    assert proc.stdout == "杭州现在阴，18.5°C。\n"
     assert proc.stderr == ""  # stderr is not a terminal: no progress lines
     first, second = completions(server)
     names = [t["function"]["name"] for t in first.json["tools"]]
@@ -169,7 +169,7 @@ def test_model_that_never_stops_calling(tchat, server):
     proc = tchat.run("ask", "loop")
     assert proc.returncode == 0
     assert len(completions(server)) == 3
-    assert proc.stdout == "round 0. \n\nround 1. \n\nround 2. "
+    assert proc.stdout == "round 0. \n\nround 1. \n\nround 2. \n"
     assert "stopped after 2 rounds of tool calls" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
 

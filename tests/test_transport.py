@@ -390,7 +390,7 @@ def test_chat_ask_goes_through_the_providers_proxy_with_its_workspace(chat: Any,
     server.queue(dashscope_text(["via the proxy"]))
     proc = chat.run("ask", "-p", "work", "hi")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == "via the proxy"
+    assert proc.stdout == "via the proxy\n"
     (req,) = completions(server)
     assert req.headers["x-dashscope-workspace"] == "ws-team-1"
     assert [(m, u) for m, u, _ in proxy.requests] == [("POST", f"{server.url}/compatible-mode/v1/chat/completions")]

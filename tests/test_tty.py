@@ -61,8 +61,8 @@ def test_markdown_is_rendered_and_styled(chat, server):
     raw, status = run_in_pty(chat, "ask", "hi")
     assert status == 0
     lines = screen_lines(raw)
-    assert lines == ["Title".center(100).rstrip(), "", "Some bold text.", "", "", " print(1)", "", "",
-                     " • one", " • two"]
+    assert lines == ["Title".center(100).rstrip(), "", "Some bold text.", "", "[1] python", "print(1)", "",
+                     " • one", " • two"]  # code: a label for /copy 1, no padding
     assert "\x1b[1;4mTitle" in raw  # h1: bold, underlined
     assert "\x1b[1mbold" in raw
     assert COLOR_SGR.search(raw)  # highlighted code
@@ -180,5 +180,7 @@ def test_error_in_terminal_is_one_line(chat, server):
     server.queue(fs.dashscope_error("invalid_api_key"))
     raw, status = run_in_pty(chat, "ask", "hi")
     assert status == 3
-    lines = raw.strip().splitlines()  # one logical line (the terminal may wrap it)
-    assert len(lines) == 1 and lines[0].startswith("chat: qwen: authentication failed")
+    lines = [line for line in screen_lines(raw) if line.strip()]  # red, wrapped at spaces, nothing cut
+    assert "\x1b[31mchat: qwen: authentication failed" in raw
+    assert lines[0].startswith("chat: qwen: authentication failed") and all(len(line) <= 100 for line in lines)
+    assert " ".join(lines).endswith("check DASHSCOPE_API_KEY (request_id fake-request-id)")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
@@ -11,11 +13,12 @@ from chatcli.app.session import ChatSession, open_session
 from chatcli.app.signals import reason, terminating
 from chatcli.config.prices import money, usage_line
 from chatcli.core.conversation import Turn
-from chatcli.core.messages import Notice, ToolCall
+from chatcli.core.messages import Event, Notice, ReasoningDelta, TextDelta, ToolCall
 from chatcli.core.options import GenerationOptions
 from chatcli.errors import ChatError, ExitCode, Interrupted, Terminated
 from chatcli.jsontext import json_text
-from chatcli.ui.render import renderer_for
+from chatcli.ui.lines import stats_line
+from chatcli.ui.render import Notify, Renderer, renderer_for
 from chatcli.ui.terminal import Terminal
 
 if TYPE_CHECKING:
@@ -59,26 +62,34 @@ def _run(opts: AskOptions, term: Terminal) -> int:
     stdin = cast(BinaryIO, getattr(term.stdin, "buffer", term.stdin))
     piped = read_stdin(stdin) if stdin_has_data(stdin) else None
     text = compose_message(opts.prompt, piped)
+    notify = Notify(term)
     session, _ = open_session(cfg, provider=opts.provider, model=opts.model, system=opts.system,
-                              resume="" if opts.cont else None, save=opts.save, notify=term.notice,
+                              resume="" if opts.cont else None, save=opts.save, notify=notify,
                               flags=opts.generation, tools=opts.tools, stream=opts.stream)
     try:
-        return _answer(session, opts, term, text, attached, piped)
+        return _answer(session, opts, term, text, attached, piped, notify)
     finally:
         session.close()
 
 
 def _answer(session: ChatSession, opts: AskOptions, term: Terminal, text: str, attached: list[Attachment],
-            piped: str | None) -> int:
+            piped: str | None, notify: Notify) -> int:
     """Send the one turn and report it: the answer, notices, usage, --json."""
     generation = session.check()  # refused options stop here, before anything is uploaded, saved or sent
     piped_bytes = len(piped.encode("utf-8")) if piped else 0
     content = session.content(text, attached, text_budget=MAX_STDIN - piped_bytes)
-    renderer = None if opts.as_json else renderer_for(term, mode=opts.mode, show_reasoning=session.cfg.show_reasoning)
+    renderer = None if opts.as_json else renderer_for(term, mode=opts.mode, show_reasoning=session.cfg.show_reasoning,
+                                                        hard_breaks=session.cfg.render.hard_breaks)
     code: int = ExitCode.OK
+    clock = Stopwatch()
     failure: BaseException | None = None
     try:
+        if renderer is not None and term.is_terminal():
+            renderer.waiting()
+            if term.is_terminal(term.err):  # one screen: notices above the status line
+                notify.renderer = renderer
         for event in session.send(content):
+            clock.see(event)
             if renderer is not None:
                 renderer.handle(event)
             elif isinstance(event, Notice):
@@ -86,8 +97,9 @@ def _answer(session: ChatSession, opts: AskOptions, term: Terminal, text: str, a
     except (ChatError, KeyboardInterrupt, Terminated) as e:  # reported below, then raised for the CLI
         failure = e
     finally:
+        notify.renderer = None
         if renderer is not None:
-            renderer.close()
+            _finish(renderer)
 
     turn = session.last or Turn()
     if failure is None:
@@ -103,6 +115,9 @@ def _answer(session: ChatSession, opts: AskOptions, term: Terminal, text: str, a
     if opts.usage:
         shown = money(cost, prices) if cost is not None else None
         term.notice(usage_line(turn.usage, shown) if turn.usage else "usage: not reported", prefix="")
+        if term.is_terminal(term.err):  # for a person: speed too (a pipe keeps the one usage line)
+            term.notice(stats_line(session.model, turn.usage, clock.seconds(), first_token=clock.first_token),
+                        prefix="")
     if opts.as_json:
         data = result_json(session.provider_name, session.model, turn, failure)
         if generation.search or turn.sources:
@@ -116,6 +131,32 @@ def _answer(session: ChatSession, opts: AskOptions, term: Terminal, text: str, a
     if failure is not None:
         raise failure  # the CLI's boundary prints it and picks the exit code
     return code
+
+
+class Stopwatch:
+    """The time of one answer and of its first token (text or reasoning)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.started = clock()
+        self.first_token: float | None = None  # seconds from the start to the first token
+
+    def see(self, event: Event) -> None:
+        """Note the first token's time."""
+        if self.first_token is None and isinstance(event, (TextDelta, ReasoningDelta)) and event.text:
+            self.first_token = self.clock() - self.started
+
+    def seconds(self) -> float:
+        """Seconds since the start."""
+        return self.clock() - self.started
+
+
+def _finish(renderer: Renderer) -> None:
+    """Close the renderer and end the answer's last line, even if closing fails or is interrupted."""
+    try:
+        renderer.close()
+    finally:
+        renderer.end_line()
 
 
 def result_json(provider: str, model: str, turn: Turn, failure: BaseException | None) -> dict[str, Any]:

@@ -28,13 +28,15 @@ def start_session(values: dict[str, Any], term: Terminal | None = None) -> int:
     from chatcli.app.session import open_session
     from chatcli.config import load_config
     from chatcli.repl.loop import run_repl
+    from chatcli.ui.render import Notify
 
     resume = values.get("resume") or ("" if values.get("cont") else None)
+    notify = Notify(term)  # retry notices: above the live answer while one streams
     session, info = open_session(load_config(values.get("config")), provider=values.get("provider"),
                                  model=values.get("model"), system=values.get("system"), resume=resume,
-                                 save=not values.get("no_save"), notify=term.notice, flags=generation)
+                                 save=not values.get("no_save"), notify=notify, flags=generation)
     try:
-        return run_repl(session, info, term)
+        return run_repl(session, info, term, notify)
     finally:
         session.close()
 

@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 from chatcli.config import secrets
 from chatcli.errors import (
@@ -151,19 +152,39 @@ def unexpected(provider: str, exc: BaseException) -> ProviderError:
 
 
 def network_error(provider: str, base_url: str | None, exc: BaseException, *, mid_stream: bool) -> NetworkError:
-    """A NetworkError for a transport failure; mid-stream failures are not retried."""
+    """A NetworkError for a transport failure, one line; mid-stream failures are not retried.
+
+    `qwen: cannot connect to 127.0.0.1:9 (connection refused); check your network or providers.qwen.base_url`
+    """
     timed_out = "timeout" in type(exc).__name__.lower() or "timed out" in str(exc).lower()
+    host = _host(base_url)
     if mid_stream:
         what = "the answer stopped: " + ("read timed out" if timed_out else "connection lost mid-stream")
     elif timed_out:
-        what = f"request to {base_url} timed out"
+        what = f"request to {host} timed out; check your network or providers.{provider}.timeout"
     else:
         reason = _root_reason(exc)
-        what = f"cannot connect to {base_url}" + (f": {reason}" if reason else "")
+        what = (f"cannot connect to {host}" + (f" ({reason})" if reason else "")
+                + f"; check your network or providers.{provider}.base_url")
     err = NetworkError(f"{provider}: {what}", provider=provider)
     if mid_stream:
         err.retryable = False
     return err
+
+
+def _host(base_url: str | None) -> str:
+    """`host:port` of a base URL (no scheme, path or credentials), or the URL itself if it does not parse."""
+    if not base_url:
+        return "the server"
+    try:
+        parts = urlsplit(base_url)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return one_line(base_url, 100)
+    if not host:
+        return one_line(base_url, 100)
+    host = f"[{host}]" if ":" in host else host
+    return f"{host}:{port}" if port else host
 
 
 @contextmanager
@@ -195,12 +216,34 @@ def _model(model: str) -> str:
     return f"model '{model}'" if model else "this model"
 
 
+# What the innermost OS or TLS error says, in a few words (errno text differs between libc and OS).
+_REASONS = (
+    ("refused", "connection refused"),
+    ("name or service not known", "host not found"),
+    ("nodename nor servname", "host not found"),
+    ("no address associated", "host not found"),
+    ("getaddrinfo failed", "host not found"),
+    ("temporary failure in name resolution", "name lookup failed"),
+    ("network is unreachable", "network unreachable"),
+    ("no route to host", "no route to host"),
+    ("connection reset", "connection reset"),
+    ("certificate verify failed", "TLS certificate not trusted"),
+    ("wrong version number", "TLS handshake failed: does the server speak http, not https?"),
+)
+_CERT_DETAIL = re.compile(r"certificate verify failed: ([^(]+)", re.IGNORECASE)
+
+
 def _root_reason(exc: BaseException) -> str:
-    """The innermost cause's text, which names the real problem (refused, DNS...)."""
+    """The innermost cause's text, which names the real problem (refused, DNS...), in a few words."""
     seen = exc
     while seen.__cause__ is not None or seen.__context__ is not None:
         seen = seen.__cause__ or seen.__context__  # type: ignore[assignment]
     text = one_line(str(seen), 160)
+    lowered = text.lower()
+    for needle, reason in _REASONS:
+        if needle in lowered:
+            detail = _CERT_DETAIL.search(text) if "certificate" in needle else None
+            return f"{reason}: {detail.group(1).strip()}" if detail else reason
     if text in ("Connection error.", ""):
         return ""
     return re.sub(r"^\[Errno -?\d+\]\s*", "", text)

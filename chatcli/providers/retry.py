@@ -26,9 +26,15 @@ def retrying(attempt_once: Callable[[], T], notify: Callable[[str], None]) -> T:
             delay = retry_delay(err, attempt)
             if delay is None:
                 raise
-            notify(f"{err.message} — retrying in {delay:.1f} s ({attempt}/{MAX_ATTEMPTS - 1})")
+            notify(retry_notice(err, delay, attempt))
             time.sleep(delay)
             attempt += 1
+
+
+def retry_notice(err: ProviderError, delay: float, attempt: int) -> str:
+    """`qwen: retrying in 0.6 s (1/2): cannot connect to ...`: what happens first, so a cut line keeps it."""
+    head = f"{err.provider}: " if err.provider and err.message.startswith(f"{err.provider}: ") else ""
+    return f"{head}retrying in {delay:.1f} s ({attempt}/{MAX_ATTEMPTS - 1}): {err.message.removeprefix(head)}"
 
 
 def retry_delay(err: ProviderError, attempt: int) -> float | None:

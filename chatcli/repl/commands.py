@@ -28,6 +28,8 @@ Choices = Callable[["Repl"], Iterable[Choice]]
 RECENT = 20  # conversations /sessions lists and /load offers
 KEYS_HELP = """\
 Enter sends; Esc-Enter or Alt-Enter adds a line; Up/Down and Ctrl-R search the input history.
+Ctrl-X Ctrl-E edits the line in $VISUAL/$EDITOR. Keys typed while an answer streams wait for
+the next prompt; Enter there queues the line as the next message (Ctrl-C drops it with the answer).
 Start a message with // to send text that begins with /."""
 
 

@@ -34,6 +34,8 @@ def show(target: Any, messages: Sequence[Message]) -> None:
     The system prompt is left out; tool calls are dim lines; answers cut short are marked.
     """
     term: Terminal = getattr(target, "term", target)
+    session = getattr(target, "session", None)
+    hard_breaks = session.cfg.render.hard_breaks if session is not None else True
     shown = [m for m in messages if m.role != "system"]
     if not shown:
         term.say("(empty conversation)")
@@ -47,7 +49,7 @@ def show(target: Any, messages: Sequence[Message]) -> None:
             for m in group:
                 term.say(content_text(m.content, marks=True).strip(), dim=False)
         else:
-            _answer(term, group)
+            _answer(term, group, hard_breaks)
 
 
 def _groups(messages: list[Message]) -> Iterator[tuple[bool, list[Message]]]:
@@ -63,11 +65,11 @@ def _groups(messages: list[Message]) -> Iterator[tuple[bool, list[Message]]]:
         yield group[0].role == "user", group
 
 
-def _answer(term: Terminal, group: list[Message]) -> None:
+def _answer(term: Terminal, group: list[Message], hard_breaks: bool = True) -> None:
     """An answer's text through the renderer answers use, its tool calls as its dim lines."""
     from chatcli.ui.render import renderer_for
 
-    renderer = renderer_for(term, show_reasoning=False)
+    renderer = renderer_for(term, show_reasoning=False, hard_breaks=hard_breaks)
     calls = {c.id: c for m in group for c in m.tool_calls}
     try:
         for m in group:

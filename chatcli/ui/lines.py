@@ -1,8 +1,12 @@
-"""The dim lines around an answer: tool calls, sources, usage, stats. Plain strings; the renderers style them."""
+"""The dim lines around an answer: tool calls, sources, usage, stats. Plain strings; the renderers style them.
+
+Also what fits a terminal line: cells counted without rich (CJK 2, combining marks 0), `fit` and `wrap`.
+"""
 
 from __future__ import annotations
 
 import json
+import unicodedata
 
 from chatcli.core.messages import Sources, ToolResult, Usage
 from chatcli.ui.sanitize import strip_controls
@@ -21,11 +25,9 @@ def tool_line(result: ToolResult, width: int = 100) -> str:
             json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     except (ValueError, TypeError):
         brief = result.content
-    line = f"⚙ {result.call.name}({shown}) → {brief}"
-    line = strip_controls(" ".join(line.split()))
-    if len(line) > width - 10:
-        line = line[: width - 11] + "…"
-    return f"{line} ({result.seconds:.1f} s)"
+    line = strip_controls(" ".join(f"⚙ {result.call.name}({shown}) → {brief}".split()))
+    took = f" ({result.seconds:.1f} s)"
+    return fit(line, width - cells(took)) + took
 
 
 def source_lines(sources: Sources) -> list[str]:
@@ -38,13 +40,76 @@ def source_lines(sources: Sources) -> list[str]:
     return lines
 
 
-def stats_line(model: str, usage: Usage | None, seconds: float) -> str:
-    """`qwen-plus · 120 in / 356 out · 8.4 s · 42 tok/s` after an answer."""
-    if usage is None:
-        return f"{model} · {seconds:.1f} s"
-    rate = usage.completion_tokens / seconds if seconds > 0 else 0.0
-    return (f"{model} · {usage.prompt_tokens:,} in / {usage.completion_tokens:,} out · "
-            f"{seconds:.1f} s · {rate:.0f} tok/s")
+def stats_line(model: str, usage: Usage | None, seconds: float, *, first_token: float | None = None,
+               cost: str | None = None) -> str:
+    """`qwen-plus · 1.8 s to first token · 42 tok/s · 120 in / 356 out · ¥0.0012` after an answer.
+
+    The total time stands in for what is unknown: `qwen-plus · 8.4 s · 42 tok/s · ...` without a
+    first token (not streamed), `qwen-plus · 1.8 s to first token · 8.4 s` without usage.
+    """
+    parts = [model]
+    if first_token is not None:
+        parts.append(f"{first_token:.1f} s to first token")
+    if first_token is None or usage is None:
+        parts.append(f"{seconds:.1f} s")
+    if usage is not None:
+        generating = seconds - first_token if first_token is not None else seconds
+        if generating > 0 and usage.completion_tokens:
+            parts.append(f"{usage.completion_tokens / generating:.0f} tok/s")
+        parts.append(f"{usage.prompt_tokens:,} in / {usage.completion_tokens:,} out")
+    if cost:
+        parts.append(cost)
+    return " · ".join(parts)
+
+
+def char_cells(char: str) -> int:
+    """Terminal cells of one character: 2 for wide (CJK), 0 for combining marks and format characters."""
+    if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
+        return 0
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+
+
+def cells(text: str) -> int:
+    """Terminal cells of a line of text (a cheap estimate, no rich)."""
+    return sum(map(char_cells, text))
+
+
+WORD_SLACK = 15  # cut at a space if one is within this many cells of the cut
+
+
+def fit(text: str, width: int) -> str:
+    """The text as one line of at most `width` cells, cut (at a space when one is near) and ending with `…`."""
+    text = " ".join(text.replace("\t", " ").splitlines())
+    if cells(text) <= width:
+        return text
+    if width <= 0:
+        return ""
+    kept: list[str] = []
+    used = 0
+    for char in text:
+        used += char_cells(char)
+        if used > width - 1:  # a cell for the `…`
+            break
+        kept.append(char)
+    head = "".join(kept)
+    space = head.rfind(" ")
+    mid_word = not text[len(head)].isspace()
+    if mid_word and space > 0 and cells(head[space:]) <= WORD_SLACK and head[:space].strip():
+        head = head[:space]
+    return head.rstrip() + "…"
+
+
+def wrap(text: str, width: int) -> list[str]:
+    """Lines of at most `width` cells broken at spaces; a word wider than that keeps a line of its own, whole."""
+    lines: list[str] = []
+    line = ""
+    for word in text.split():
+        if line and cells(line) + 1 + cells(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    return [*lines, line] if line or not lines else lines
 
 
 def kilo(n: int) -> str:

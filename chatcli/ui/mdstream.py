@@ -1,26 +1,26 @@
-"""Streamed markdown in a terminal: finished top-level blocks are printed once, only the last one is live.
+"""Streamed markdown in a terminal: what is final is printed once, only the rest is live.
 
-`BlockSplitter` (chatcli.ui.blocks) says which blocks of the text so far can no longer change;
-`MarkdownRenderer` prints those once and redraws just the tail, cropped from the bottom, in a
-transient `rich.live.Live` at most every `interval` seconds. See notes/streaming-markdown.md.
-Imported lazily (rich.markdown is slow to import).
+`BlockSplitter` (chatcli.ui.blocks) says which blocks of the text so far can no longer change (and
+which lines of a long code fence or items of a long list); `MarkdownRenderer` prints those once and
+redraws just the tail, cropped from the bottom (a table keeps its header at the top), in a transient
+`rich.live.Live` at most every `interval` seconds, with a status line below it. See
+notes/streaming-markdown.md. Imported lazily (rich.markdown is slow to import).
+
+The final scrollback equals rendering the whole answer once, with two known exceptions: a
+reference-style link defined after its use stays unresolved in what was printed before, and a code
+line printed before a later line changes how it lexes keeps its first colours (mdelements.CodeLines).
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
-import functools
 import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from markdown_it import MarkdownIt
-from rich.console import Console, ConsoleOptions, RenderResult
+from rich.console import Console
 from rich.live import Live
-from rich.markdown import Markdown
-from rich.segment import Segment
 from rich.text import Text
 
 from chatcli.core.messages import (
@@ -32,87 +32,27 @@ from chatcli.core.messages import (
     ToolCallEvent,
     ToolResult,
 )
-from chatcli.ui.blocks import SEPARATOR, BlockSplitter, last_chars, rich_parser
+from chatcli.ui.blocks import SEPARATOR, BlockSplitter, Commit, last_chars
 from chatcli.ui.lines import tool_line
+from chatcli.ui.mdelements import CODE_THEME, CodeLines, code_lines, markdown
+from chatcli.ui.mdlive import LiveView
 from chatcli.ui.sanitize import Sanitizer, strip_controls
 
 __all__ = ["CODE_THEME", "BlockSplitter", "MarkdownRenderer", "markdown"]
 
-CODE_THEME = "monokai"
 REFRESH_SECONDS = 0.1
+SPIN_SECONDS = 0.1  # how often the `thinking…` line's seconds are redrawn
+MAX_CONTEXT = 200  # lines of an open fence lexed again before new ones, at most (see CodeLines)
 SLOWDOWN = 20  # redraws may take at most 1/SLOWDOWN of the time
 LIVE_LINES = 20  # the live region's height at most (and the screen's height - 2)
-
-
-@functools.lru_cache(maxsize=1)
-def _template() -> tuple[Markdown, MarkdownIt]:
-    return Markdown("", code_theme=CODE_THEME, hyperlinks=False), rich_parser()
-
-
-def markdown(source: str) -> Markdown:
-    """The Rich renderable for model text: no hyperlinks, no markup, our code theme."""
-    template, parser = _template()
-    if not hasattr(template, "parsed"):  # pragma: no cover - a Rich that keeps its tokens elsewhere
-        return Markdown(source, code_theme=CODE_THEME, hyperlinks=False)
-    # Markdown() builds a new parser every time, a tenth of the renderer's CPU here: copy a built one
-    # and fill in its public `markup` and `parsed` (what Markdown.__init__ sets from the source).
-    # tests/test_mdstream.py::test_markdown_is_richs_markdown fails should Rich stop reading them.
-    md = copy.copy(template)
-    md.markup, md.parsed = source, parser.parse(source)
-    return md
-
-
-def _rstrip(line: list[Segment]) -> list[Segment]:
-    """A rendered line without its trailing padding (spaces that show no colour or underline)."""
-    line = list(line)
-    while line:
-        seg = line[-1]
-        style = seg.style
-        if seg.control or (style is not None and (style.bgcolor or style.underline or style.reverse)):
-            break
-        text = seg.text.rstrip(" ")
-        if text:
-            line[-1] = Segment(text, style)
-            break
-        line.pop()
-    return line
-
-
-class _LiveView:
-    """The live region: the bottom lines of the tail's render (or of the reasoning), never more."""
-
-    def __init__(self, owner: MarkdownRenderer) -> None:
-        self.owner = owner
-        self._key: tuple[Any, ...] = ()
-        self._lines: list[list[Segment]] = []
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        limit = self.owner.live_lines(options.size.height)
-        key, renderable = self.owner.preview(limit)
-        key = (*key, options.max_width, limit)
-        if key != self._key:
-            self._key, self._lines = key, []
-            if renderable is not None:
-                try:
-                    lines = console.render_lines(renderable, options.update(height=None), pad=False)[-limit:]
-                except Exception:  # a preview is not worth a crash; the final print has a fallback
-                    lines = []
-                self._lines = [_rstrip(line) for line in lines]
-                room = options.max_width - 2  # for an echoed ^C: a line wrap would misplace the region
-                if self._lines and Segment.get_line_length(self._lines[-1]) > room:
-                    self._lines[-1] = Segment.adjust_line_length(self._lines[-1], room)
-        new_line = Segment.line()
-        for i, line in enumerate(self._lines):
-            if i:
-                yield new_line
-            yield from line
 
 
 class MarkdownRenderer:
     """Renders a stream of events as markdown on a Rich console; a live region only on a terminal.
 
     The refresh clock is injectable for benchmarks and tests; with the real clock a timer shows
-    text that arrived during the last interval if the stream then pauses.
+    text that arrived during the last interval if the stream then pauses. hard_breaks: a single
+    newline in the text is a line break (else a space, as in CommonMark).
 
     Output is captured (`Console.begin_capture`) and written to the console's file here: Rich drops
     what it buffered only once a write succeeded, so after a write interrupted by Ctrl-C it would
@@ -121,18 +61,22 @@ class MarkdownRenderer:
 
     def __init__(self, console: Console, *, show_reasoning: bool = True,
                  clock: Callable[[], float] | None = None, interval: float = REFRESH_SECONDS,
-                 max_lines: int = LIVE_LINES) -> None:
+                 max_lines: int = LIVE_LINES, hard_breaks: bool = True) -> None:
         self.console = console
         self.show_reasoning = show_reasoning
         self.interval = interval
         self.max_lines = max_lines
+        self.hard_breaks = hard_breaks
         self._clock = clock or time.monotonic
         self._trailing = clock is None
         self._interactive = console.is_terminal and not console.is_dumb_terminal
         self._lock = threading.RLock()
-        self._view = _LiveView(self)
+        self._view = LiveView(self)
         self._live: Live | None = None
         self._timer: threading.Timer | None = None
+        self._since: float | None = None  # waiting() for the first event since then
+        self._spinning: threading.Event | None = None  # set to stop the spinner's thread
+        self._status: str | None = None
         # Legacy Windows consoles write through the win32 API, Jupyter displays, recording needs
         # Rich's own write: there, print directly (an interrupted write may then come out twice).
         self._direct = console.legacy_windows or console.is_jupyter or console.record
@@ -146,7 +90,9 @@ class MarkdownRenderer:
         self._thinking = Sanitizer()
         self._reasoning: list[str] = []
         self._mode: str | None = None  # None, "reasoning" or "text"
-        self._pending = ""  # a block being printed: printed again by close() if interrupted
+        self._pending: Commit | None = None  # a commit being printed: printed again by close() if interrupted
+        self._codes = 0  # code blocks printed so far in this answer (their labels go on counting)
+        self._context: list[str] = []  # lines of the open fence since one ended outside a string or comment
         self._next = float("-inf")  # the time of the next allowed redraw
         self._dirty = False
 
@@ -155,6 +101,9 @@ class MarkdownRenderer:
     def handle(self, event: Event) -> None:
         """Show one stream event."""
         with self._lock:
+            # a notice (retrying…) is shown above the spinner, which goes on until the answer begins
+            content = isinstance(event, (TextDelta, ReasoningDelta)) and bool(event.text)
+            stopped = (content or not isinstance(event, (TextDelta, ReasoningDelta, Notice))) and self._stop_waiting()
             if isinstance(event, TextDelta):
                 self._on_text(self._text.feed(event.text))
             elif isinstance(event, ReasoningDelta):
@@ -165,30 +114,89 @@ class MarkdownRenderer:
                 self.line(f"chat: {event.text}")
             elif isinstance(event, (ToolCallEvent, Finish)) and self._dirty:
                 self._refresh(force=True)  # the stream pauses here: show what arrived
+            if stopped and self._dirty:
+                self._refresh(force=True)  # the `thinking…` line goes at once
 
     def line(self, text: str) -> None:
-        """One dim line between blocks (ends the current block)."""
+        """One dim line between blocks (ends the current block), cut to the width with `…`; a spinner goes on."""
         with self._lock:
             self._end_section()
-            self._print(Text(strip_controls(text), style="dim"))
+            for part in strip_controls(text).expandtabs(4).split("\n"):
+                line = Text(part, style="dim", no_wrap=True)
+                line.truncate(self.console.width, overflow="ellipsis")
+                self._print(line)
+
+    def waiting(self) -> None:
+        """Show a dim `thinking… 2.1 s` line in the live region until the first event (terminal only)."""
+        with self._lock:
+            if not self._interactive:
+                return
+            self._since = self._clock()
+            self._start()
+            self._refresh(force=True)
+            if self._spinning is None:
+                self._spinning = threading.Event()
+                threading.Thread(target=self._spin, args=(self._spinning,), daemon=True).start()
+
+    def status(self, text: str | None) -> None:
+        """Keep a dim line at the bottom of the live region (None clears it); never in the scrollback."""
+        with self._lock:
+            if not self._interactive or text == self._status:
+                return
+            self._status = None if text is None else " ".join(strip_controls(text).split())
+            if text is not None:
+                self._start()
+            self._refresh(force=True)
+
+    def status_lines(self, width: int) -> list[Text]:
+        """The spinner's and the status's lines, cut to this width."""
+        lines = []
+        if self._since is not None:
+            lines.append(Text(f"thinking… {max(0.0, self._clock() - self._since):.1f} s", style="dim"))
+        if self._status:
+            lines.append(Text(self._status, style="dim"))
+        for line in lines:
+            line.truncate(max(1, width), overflow="ellipsis")
+        return lines
+
+    def _spin(self, stop: threading.Event) -> None:
+        """The spinner's thread: redraw its seconds until the first event."""
+        while not stop.wait(SPIN_SECONDS):
+            with self._lock:
+                if stop.is_set() or self._since is None:
+                    return
+                self._refresh(force=True)
+
+    def _stop_waiting(self) -> bool:
+        """End the `thinking…` line; whether it was shown."""
+        if self._spinning is not None:
+            self._spinning.set()
+            self._spinning = None
+        if self._since is None:
+            return False
+        self._since = None
+        self._dirty = True
+        return True
 
     def close(self) -> None:
         """Finish: clear the live region, then print what is left; safe to call again."""
         with self._lock:
+            self._stop_waiting()
+            self._status = None
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
             if self._capturing:  # end_capture itself was interrupted: drop what it held
                 self._capturing = False
                 self.console.end_capture()
-            rest = [self._pending]  # a block whose printing was interrupted: printed whole below
+            rest = [self._pending]  # a commit whose printing was interrupted: printed whole below
             if self._pending:
                 self._unwritten = ""
             try:
                 if self._mode == "reasoning":
                     self._fold()
                 elif self._mode == "text":
-                    rest.append(self._take_tail())
+                    rest += self._take_tail()
             finally:
                 live, self._live, self._mode = self._live, None, None
                 try:
@@ -196,8 +204,8 @@ class MarkdownRenderer:
                         with self._output():
                             live.stop()  # draws the now empty view once more, then erases it
                 finally:
-                    for block in filter(None, rest):
-                        self._print_block(block)
+                    for commit in filter(None, rest):
+                        self._print_commit(commit)
                     self._reset()
 
     # --- text and reasoning -----------------------------------------------------------------
@@ -209,10 +217,10 @@ class MarkdownRenderer:
             self._fold()
         self._mode = "text"
         self._start()
-        block = self._splitter.feed(text)
-        if block:
-            self._print_block(block)  # the live view already shows the new, shorter tail
-        else:
+        commits = self._splitter.feed(text)
+        for commit in commits:
+            self._print_commit(commit)  # the live view already shows the new, shorter tail
+        if not commits:
             self._refresh()
 
     def _on_reasoning(self, text: str) -> None:
@@ -241,15 +249,14 @@ class MarkdownRenderer:
         if self._mode == "reasoning":
             self._fold()
         elif self._mode == "text":
-            block = self._take_tail()
+            commits = self._take_tail()
             self._mode = None
-            if block:
-                self._print_block(block)
+            for commit in commits:
+                self._print_commit(commit)
 
-    def _take_tail(self) -> str:
-        """Markdown for everything not printed yet, as the last block."""
-        self._splitter.feed(self._text.flush())
-        return self._splitter.flush()
+    def _take_tail(self) -> list[Commit]:
+        """Everything not printed yet, as the last block."""
+        return self._splitter.feed(self._text.flush()) + self._splitter.flush()
 
     # --- the terminal -----------------------------------------------------------------------
 
@@ -263,9 +270,18 @@ class MarkdownRenderer:
             text = last_chars(self._reasoning, lines * self.console.width)
             return ("reasoning", text), Text(text, style="dim")
         if self._mode == "text":
-            source = self._splitter.preview(lines + 4, 2 * lines * self.console.width)
-            return ("text", source), markdown(source) if source else None
+            splitter = self._splitter
+            source = splitter.preview(lines + 4, 2 * lines * self.console.width)
+            key = ("text", source, self._codes)
+            if splitter.info is not None:  # a fence whose label and first lines are out
+                code = code_lines(splitter.fence_code(source))
+                return key, CodeLines(code, splitter.info, CODE_THEME, self._context) if code else None
+            return key, self._markdown(source, splitter.list_start, splitter.going_on) if source else None
         return (), None
+
+    def pinned(self) -> bool:
+        """Whether the live region shows a table, whose header stays on top."""
+        return self._mode == "text" and self._splitter.tail_type == "table_open"
 
     def _start(self) -> None:
         if self._live is None and self._interactive:
@@ -298,13 +314,32 @@ class MarkdownRenderer:
             if self._live is not None and self._dirty:
                 self._refresh(force=True)
 
-    def _print_block(self, source: str) -> None:
-        self._pending = source
-        try:
-            self._print(markdown(source))
-        except Exception:  # never lose the answer to a rendering bug: show it as plain text
-            self._print(Text(source.removeprefix(SEPARATOR)))
-        self._pending = ""
+    def _markdown(self, source: str, list_start: int | None = None, continued: bool = False) -> Any:
+        return markdown(source, first_code=self._codes + 1, hard_breaks=self.hard_breaks, list_start=list_start,
+                        continued=continued)
+
+    def _print_commit(self, commit: Commit) -> None:
+        """Print a block, or more lines of the open fence (lexed after the lines kept as context)."""
+        self._pending = commit
+        if commit.kind == "code":
+            lines = code_lines(commit.text)
+            if lines:
+                try:
+                    code = CodeLines(lines, commit.info, CODE_THEME, self._context)
+                    self._print(code)
+                except Exception:  # never lose the answer to a rendering bug: show it as plain text
+                    self._print(Text("\n".join(lines)))
+                    code = None
+                self._context = [] if code is None or code.clean else [*self._context, *lines][-MAX_CONTEXT:]
+        else:
+            self._context = []
+            try:
+                md = self._markdown(commit.text, commit.start, commit.kind == "more")
+                self._print(md)
+                self._codes += md.code_count
+            except Exception:
+                self._print(Text(commit.text.removeprefix(SEPARATOR)))
+        self._pending = None
 
     def _print(self, renderable: Any) -> None:
         """Print above the live region (Live's hook erases it first and redraws it after)."""

@@ -12,6 +12,7 @@ from chatcli.core.messages import (
     TextDelta,
     ToolResult,
 )
+from chatcli.ui import lines
 from chatcli.ui.lines import source_lines, tool_line
 from chatcli.ui.sanitize import Sanitizer, strip_controls
 from chatcli.ui.terminal import Terminal, is_terminal, notice, styled, use_color, width_of
@@ -27,6 +28,10 @@ class Renderer(Protocol):
     def close(self) -> None: ...
 
     def end_line(self) -> None: ...
+
+    def waiting(self) -> None: ...
+
+    def status(self, text: str | None) -> None: ...
 
 
 def renderer_for(term: Terminal, *, mode: str = "auto", show_reasoning: bool = True,
@@ -91,6 +96,12 @@ class PlainRenderer:
             self.out.flush()
             self.mid_line = False
 
+    def waiting(self) -> None:
+        """Nothing: a pipe gets the text only."""
+
+    def status(self, text: str | None) -> None:
+        """Nothing: a pipe gets the text only."""
+
 
 class TerminalRenderer:
     """Markdown rendered as it streams (chatcli.ui.mdstream, loaded with the first output).
@@ -120,13 +131,15 @@ class TerminalRenderer:
             console = Console(file=self.out, force_terminal=self.live, force_interactive=self.live,
                               color_system="auto" if self.live else None, no_color=not self.color,
                               markup=False, emoji=False, highlight=False, legacy_windows=False)
-            self._md = MarkdownRenderer(console, show_reasoning=self.show_reasoning)
+            self._md = MarkdownRenderer(console, show_reasoning=self.show_reasoning, hard_breaks=self.hard_breaks)
         return self._md
 
     def handle(self, event: Event) -> None:
         if isinstance(event, (TextDelta, ReasoningDelta)):
             if event.text and (isinstance(event, TextDelta) or self.show_reasoning):
                 self._view().handle(event)
+            elif event.text and self._md is not None:
+                self._md.handle(event)  # hidden reasoning: not shown, but it ends the `thinking…` line
         elif isinstance(event, Sources):
             for text in source_lines(event):
                 self.line(text)
@@ -146,7 +159,11 @@ class TerminalRenderer:
         elif self._md is not None:
             self._md.line(text)
         else:  # nothing streamed yet: no need to load rich for one line
-            self.out.write(styled(strip_controls(text), self.out) + "\n")
+            text = strip_controls(text)
+            fit = getattr(lines, "fit", None)  # one line cut to the width, as MarkdownRenderer.line does
+            if fit is not None and self.live:
+                text = "\n".join(fit(part, width_of(self.out)) for part in text.split("\n"))
+            self.out.write(styled(text, self.out) + "\n")
             self.out.flush()
 
     def close(self) -> None:
@@ -157,3 +174,27 @@ class TerminalRenderer:
         """Markdown blocks end their lines; plain text to a pipe may not."""
         if self.side is not None:
             self.side.end_line()
+
+    def waiting(self) -> None:
+        """On a terminal: a dim `thinking… 2.1 s` line until the first event."""
+        if self.live:
+            self._view().waiting()
+
+    def status(self, text: str | None) -> None:
+        """On a terminal: a dim line below the live text (e.g. `queued: ...`) until status(None) or close()."""
+        if self.live and (text is not None or self._md is not None):
+            self._view().status(text)
+
+
+class Notify:
+    """Where the session's notices (retrying...) go: stderr, or the renderer while it owns the terminal."""
+
+    def __init__(self, term: Terminal) -> None:
+        self.term = term
+        self.renderer: Renderer | None = None
+
+    def __call__(self, message: str) -> None:
+        if self.renderer is not None:
+            self.renderer.line(f"chat: {message}")  # a bare stderr write would land inside the live region
+        else:
+            self.term.notice(message)

@@ -12,9 +12,10 @@ from collections.abc import Mapping
 from typing import IO, Any, TextIO
 
 from chatcli.config.secrets import redact
+from chatcli.ui.lines import fit, wrap
 from chatcli.ui.sanitize import strip_controls
 
-DIM, RESET = "\x1b[2m", "\x1b[0m"
+DIM, RED, RESET = "\x1b[2m", "\x1b[31m", "\x1b[0m"  # SGR 2, 31, 0
 DEFAULT_WIDTH = 100
 
 
@@ -33,12 +34,17 @@ def use_color(stream: Any, environ: Mapping[str, str] | None = None) -> bool:
     return is_terminal(stream, env) and not env.get("NO_COLOR")
 
 
+def columns(stream: Any) -> int | None:
+    """The width in columns of the terminal the stream is on, or None if it is not one (or will not say)."""
+    try:
+        return os.get_terminal_size(stream.fileno()).columns or None
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
 def width_of(stream: Any) -> int:
     """The terminal's width in columns (DEFAULT_WIDTH if unknown)."""
-    try:
-        return os.get_terminal_size(stream.fileno()).columns
-    except (AttributeError, ValueError, OSError):
-        return DEFAULT_WIDTH
+    return columns(stream) or DEFAULT_WIDTH
 
 
 def styled(text: str, stream: Any, environ: Mapping[str, str] | None = None) -> str:
@@ -47,9 +53,25 @@ def styled(text: str, stream: Any, environ: Mapping[str, str] | None = None) -> 
 
 
 def notice(message: str, err: TextIO, prefix: str = "chat: ", environ: Mapping[str, str] | None = None) -> None:
-    """One line on stderr, dim on a terminal; control sequences and known secrets removed."""
-    err.write(styled(f"{prefix}{strip_controls(redact(message))}", err, environ) + "\n")
+    """One line on stderr, dim and cut to its width on a terminal; control sequences and known secrets removed."""
+    line = f"{prefix}{strip_controls(redact(message))}"
+    width = columns(err) if is_terminal(err, environ) else None
+    if width:
+        line = fit(line, width)
+    err.write(styled(line, err, environ) + "\n")
     err.flush()
+
+
+def error_lines(message: str, err: TextIO, environ: Mapping[str, str] | None = None) -> str:
+    """The text of a failure's `chat: ...` line for stderr: on a terminal red and wrapped at spaces, never cut."""
+    line = f"chat: {strip_controls(redact(message))}"
+    if not is_terminal(err, environ):
+        return line + "\n"
+    width = columns(err)
+    lines = wrap(line, width) if width else [line]
+    if use_color(err, environ):
+        lines = [f"{RED}{text}{RESET}" for text in lines]
+    return "\n".join(lines) + "\n"
 
 
 SHOW_CURSOR = "\x1b[?25h"  # DECTCEM
@@ -85,8 +107,12 @@ class Terminal:
         return width_of(self.out)
 
     def say(self, text: str, dim: bool = True) -> None:
-        """Lines for the user on stdout (dim on a terminal); control sequences and known secrets removed."""
-        text = "\n".join(strip_controls(line) for line in redact(text).split("\n"))
+        """Lines for the user on stdout (dim ones cut to the width on a terminal); controls and secrets removed."""
+        lines = [strip_controls(line) for line in redact(text).split("\n")]
+        width = columns(self.out) if dim and self.is_terminal() else None
+        if width:
+            lines = [fit(line, width) for line in lines]
+        text = "\n".join(lines)
         self.out.write((styled(text, self.out, self.environ) if dim else text) + "\n")
         self.out.flush()
 
@@ -95,9 +121,8 @@ class Terminal:
         notice(message, self.err, prefix, self.environ)
 
     def error(self, message: str) -> None:
-        """The one line a failure prints on stderr: `chat: ...`, known secrets hidden."""
-        line = f"chat: {strip_controls(redact(message))}"
-        self.err.write(line + "\n")
+        """The line a failure prints on stderr: `chat: ...`, known secrets hidden; red and wrapped on a terminal."""
+        self.err.write(error_lines(message, self.err, self.environ))
         self.err.flush()
 
     def show_cursor(self) -> None:
