@@ -5,12 +5,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.fakeserver import FakeServer
+
+if TYPE_CHECKING:
+    from tests.ptyharness import Tty
 
 DASHSCOPE_KEY = "sk-test-dashscope-0123456789"
 ZHIPU_KEY = "zk-test-zhipu.0123456789"
@@ -96,3 +101,19 @@ timeout = 2
 @pytest.fixture
 def chat(tmp_path: Path, server: FakeServer) -> ChatEnv:
     return make_env(tmp_path, server.url)
+
+
+@pytest.fixture
+def term(chat: ChatEnv) -> Iterator[Callable[..., Tty]]:
+    """Start `chat ARGS` in a pseudo-terminal (tests.ptyharness.Tty); each is closed after the test."""
+    from tests.ptyharness import Tty
+
+    started: list[Tty] = []
+
+    def spawn(*args: str) -> Tty:
+        started.append(Tty(chat.env, *args))
+        return started[-1]
+
+    yield spawn
+    for tty in started:
+        tty.close()

@@ -353,16 +353,8 @@ def test_usage_for_unpriced_model_has_no_cost(chat, server):
 # --- the REPL ---------------------------------------------------------------------------------------
 
 @pytest.fixture
-def tty(chat):
-    started: list[Tty] = []
-
-    def spawn(*args: str) -> Tty:
-        started.append(Tty(chat.env, *args))
-        return started[-1]
-
-    yield spawn
-    for t in started:
-        t.close()
+def tty(term):
+    return term
 
 
 def command(t: Tty, text: str, answer: str, prompt: str = QWEN) -> None:

@@ -10,27 +10,11 @@ from __future__ import annotations
 import re
 import threading
 
-import pytest
-
 from tests import fakeserver as fs
 from tests.fakeserver import completions
-from tests.ptyharness import ENTER, QWEN, Tty, say
+from tests.ptyharness import ENTER, QWEN, say
 
 ALT_ENTER, UP, TAB, CTRL_C, CTRL_D = "\x1b\r", "\x1b[A", "\t", "\x03", "\x04"
-
-
-@pytest.fixture
-def term(chat):
-    started: list[Tty] = []
-
-    def spawn(*args: str) -> Tty:
-        tty = Tty(chat.env, *args)
-        started.append(tty)
-        return tty
-
-    yield spawn
-    for tty in started:
-        tty.close()
 
 
 def test_two_turns_keep_history(term, server):
@@ -138,6 +122,8 @@ def test_saved_then_continued_with_dash_c(term, server, chat):
     again = term("-c")
     again.wait_text("continuing")
     again.wait_prompt(QWEN)
+    shown = again.text()  # where it left off: the last exchange, before the prompt
+    assert shown.index("continuing") < shown.index("记住：我叫小明") < shown.index("好的，小明。") < shown.rindex(QWEN)
     say(again, server, "我叫什么？", fs.dashscope_text(["你叫小明。"]))
     assert [m["content"] for m in completions(server)[1].json["messages"]] == [
         "记住：我叫小明", "好的，小明。", "我叫什么？"]

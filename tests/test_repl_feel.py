@@ -22,20 +22,6 @@ CTRL_C, CTRL_D, CTRL_U, BACKSPACE = "\x03", "\x04", "\x15", "\x7f"
 pytestmark = pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs /proc to watch the program read")
 
 
-@pytest.fixture
-def term(chat):
-    started: list[Tty] = []
-
-    def spawn(*args: str) -> Tty:
-        tty = Tty(chat.env, *args)
-        started.append(tty)
-        return tty
-
-    yield spawn
-    for tty in started:
-        tty.close()
-
-
 def held(server, gate: threading.Event, *chunks: str) -> None:
     """The next answer streams "partial answer", then waits for gate before the rest."""
     server.queue(fs.gated(fs.dashscope_text(["partial ", "answer", *chunks]), after=3, gate=gate))

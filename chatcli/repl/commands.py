@@ -26,11 +26,13 @@ Choice = str | tuple[str, str]  # what Tab puts in, or (that, a note shown besid
 Choices = Callable[["Repl"], Iterable[Choice]]
 
 RECENT = 20  # conversations /sessions lists and /load offers
-KEYS_HELP = """\
-Enter sends; Esc-Enter or Alt-Enter adds a line; Up/Down and Ctrl-R search the input history.
-Ctrl-X Ctrl-E edits the line in $VISUAL/$EDITOR. Keys typed while an answer streams wait for
-the next prompt; Enter there queues the line as the next message (Ctrl-C drops it with the answer).
-Start a message with // to send text that begins with /."""
+KEYS_HELP = (  # one paragraph each in /help
+    "Enter sends; Esc-Enter or Alt-Enter adds a line; Up/Down and Ctrl-R search the input history.",
+    "Ctrl-X Ctrl-E edits the line in $VISUAL/$EDITOR.",
+    "Keys typed while an answer streams wait for the next prompt; Enter there queues the line as the next "
+    "message (Ctrl-C drops it with the answer).",
+    "Start a message with // to send text that begins with /.",
+)
 
 
 @dataclass(frozen=True)
@@ -72,10 +74,17 @@ def find(name: str) -> Command | None:
     return next((c for c in COMMANDS if name == c.name or name in c.aliases), None)
 
 
-def help_text() -> str:
-    """The /help listing."""
+def help_text(columns: int = 100) -> str:
+    """The /help listing, wrapped to the terminal's columns (descriptions under their own column)."""
+    from chatcli.ui.lines import wrap
+
     width = max(22, *(len(c.usage()) + 2 for c in COMMANDS))
-    return "\n".join([*(f"{c.usage():<{width}}{c.help}" for c in COMMANDS), KEYS_HELP])
+    room = max(20, columns - 1 - width)
+    lines = []
+    for c in COMMANDS:
+        first, *more = wrap(c.help, room)
+        lines += [f"{c.usage():<{width}}{first}", *(" " * width + line for line in more)]
+    return "\n".join([*lines, *(line for text in KEYS_HELP for line in wrap(text, max(20, columns - 1)))])
 
 
 def dispatch(repl: Repl, text: str) -> bool:
@@ -120,7 +129,7 @@ def plural(n: int, word: str) -> str:
 
 @command("/help", "this list")
 def _help(repl: Repl, _: str) -> None:
-    repl.say(help_text())
+    repl.say(help_text(repl.term.width()))
 
 
 @command("/provider", "switch provider (the conversation carries over)", "NAME", choices=_providers)
