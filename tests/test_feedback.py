@@ -15,7 +15,8 @@ from chatcli.app import ask
 from chatcli.app.ask import AskOptions, Stopwatch, run_ask
 from chatcli.core.messages import ReasoningDelta, TextDelta, ToolCall, ToolResult, Usage
 from chatcli.errors import NetworkError
-from chatcli.ui.lines import cells, fit, stats_line, tool_line, wrap
+from chatcli.ui.cells import cells, fit, wrap
+from chatcli.ui.lines import stats_line, tool_line
 from chatcli.ui.terminal import RED, RESET, Terminal, notice
 from tests import fakeserver as fs
 

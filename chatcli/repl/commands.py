@@ -76,7 +76,7 @@ def find(name: str) -> Command | None:
 
 def help_text(columns: int = 100) -> str:
     """The /help listing, wrapped to the terminal's columns (descriptions under their own column)."""
-    from chatcli.ui.lines import wrap
+    from chatcli.ui.cells import wrap
 
     width = max(22, *(len(c.usage()) + 2 for c in COMMANDS))
     room = max(20, columns - 1 - width)

@@ -26,8 +26,9 @@ from chatcli.repl.completer import SlashCompleter
 from chatcli.repl.keys import bindings
 from chatcli.repl.typeahead import QueueStatus, TypeAhead, queued_text, reading
 from chatcli.store.store import ConversationInfo
+from chatcli.ui.cells import cells, fit
 from chatcli.ui.hints import retry_hint
-from chatcli.ui.lines import cells, fit, kilo, stats_line
+from chatcli.ui.lines import kilo, stats_line
 from chatcli.ui.render import Notify, Renderer, renderer_for
 from chatcli.ui.terminal import Terminal
 

@@ -12,7 +12,7 @@ from chatcli.core.messages import (
     TextDelta,
     ToolResult,
 )
-from chatcli.ui import lines
+from chatcli.ui.cells import fit
 from chatcli.ui.lines import source_lines, tool_line
 from chatcli.ui.sanitize import Sanitizer, strip_controls
 from chatcli.ui.terminal import Terminal, is_terminal, notice, styled, use_color, width_of
@@ -160,8 +160,7 @@ class TerminalRenderer:
             self._md.line(text)
         else:  # nothing streamed yet: no need to load rich for one line
             text = strip_controls(text)
-            fit = getattr(lines, "fit", None)  # one line cut to the width, as MarkdownRenderer.line does
-            if fit is not None and self.live:
+            if self.live:  # each line cut to the width, as MarkdownRenderer.line does
                 text = "\n".join(fit(part, width_of(self.out)) for part in text.split("\n"))
             self.out.write(styled(text, self.out) + "\n")
             self.out.flush()

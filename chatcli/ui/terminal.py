@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import IO, Any, TextIO
 
 from chatcli.config.secrets import redact
-from chatcli.ui.lines import fit, wrap
+from chatcli.ui.cells import fit, wrap
 from chatcli.ui.sanitize import strip_controls
 
 DIM, RED, RESET = "\x1b[2m", "\x1b[31m", "\x1b[0m"  # SGR 2, 31, 0
