@@ -116,6 +116,7 @@ PROVIDER_KEYS: dict[str, Check] = {
     "ca_bundle": _nonempty,  # and the file must exist (_ca_bundle)
     "workspace": _token,
     "data_inspection": _inspection,
+    "assistant_id": _token,
     # generation defaults (chatcli.core.options); command-line flags win
     **{name: _option(name) for name in _OPTION_LIMITS},
 }

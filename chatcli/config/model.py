@@ -43,6 +43,7 @@ class ProviderConfig:
     ca_bundle: str | None = None  # PEM file of trusted CAs (absolute); None = the system trust store
     workspace: str | None = None  # DashScope workspace id: the X-DashScope-WorkSpace header
     data_inspection: str | None = None  # X-DashScope-DataInspection, e.g. '{"input":"cip","output":"cip"}'
+    assistant_id: str | None = None  # a Zhipu assistant: turns go to assistant.conversation (glm-4-assistant)
 
     def key_status(self) -> str:
         """Return "command", "set", "missing" or "not needed" without running any command."""

@@ -164,6 +164,7 @@ class ChatRequest:
     tools: list[dict[str, Any]] | None = None
     stream: bool = True
     generation: GenerationOptions | None = None  # sampling, search, thinking, JSON mode
+    meta: dict[str, str] | None = None  # a CharacterGLM persona (bot_name, bot_info, user_name, user_info)
 
 
 @dataclass
