@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from chatcli.core.messages import ChatRequest, Event
 from chatcli.errors import UsageError
@@ -29,6 +29,16 @@ class Provider(ABC):
         self.notify = notify or (lambda _msg: None)
         self._told: set[str] = set()
         self._closer: Callable[[], None] | None = None  # closes the answer being read
+
+    def state(self) -> dict[str, Any]:
+        """What this provider keeps between turns (e.g. a server-side conversation id); {} for none.
+
+        The session saves it with the conversation and hands it back through restore() on resume.
+        """
+        return {}
+
+    def restore(self, state: dict[str, Any]) -> None:  # noqa: B027 (a hook: most providers keep nothing)
+        """Take back what state() returned for a saved conversation."""
 
     def check_options(self, opts: GenerationOptions) -> None:  # noqa: B027 (a hook: by default all are fine)
         """Raise UsageError for generation options this provider cannot honour (before anything is sent)."""
