@@ -72,11 +72,11 @@ def test_list_plain(config: str, ids: list[str]) -> None:
     code, out, err = invoke("list", "--config", config)
     lines = out.splitlines()
     assert code == 0 and err == ""
-    assert lines[0] == "id\tupdated\tmessages\tmodel\ttitle"
+    assert lines[0] == "id\tupdated\tmessages\tmodel\trole\ttitle"
     assert [line.split("\t")[0] for line in lines[1:]] == ids[::-1]
     evil = lines[1].split("\t")
-    assert evil[2:4] == ["2", "qwen-plus"] and evil[4] == "Evil title [bold]x[/bold]"  # controls stripped
-    assert lines[2].split("\t")[4] == "北京今天天气怎么样？"
+    assert evil[2:5] == ["2", "qwen-plus", ""] and evil[5] == "Evil title [bold]x[/bold]"  # controls stripped
+    assert lines[2].split("\t")[5] == "北京今天天气怎么样？"
     assert "\x1b" not in out and "\x07" not in out
     assert invoke("list", "--limit", "1", "--config", config)[1].splitlines()[1:] == [lines[1]]
 
@@ -91,7 +91,7 @@ def test_list_json_and_inherited_config(config: str, ids: list[str]) -> None:
 
 def test_list_empty_store_uses_xdg_data_dir(tmp_path: Path) -> None:
     code, out, _ = invoke("list")
-    assert code == 0 and out == "id\tupdated\tmessages\tmodel\ttitle\n"
+    assert code == 0 and out == "id\tupdated\tmessages\tmodel\trole\ttitle\n"
     if sys.platform.startswith("linux"):
         assert (tmp_path / "xdg-data" / "chatcli" / "chat.db").exists()
 
@@ -203,6 +203,6 @@ def test_import_stays_light() -> None:
     root = Path(__file__).resolve().parents[1]
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True)
     loaded = str(['chatcli', 'chatcli.core', 'chatcli.core.messages', 'chatcli.errors', 'chatcli.store',
-                  'chatcli.store.pending', 'chatcli.store.rows', 'chatcli.store.schema', 'chatcli.store.store',
+                  'chatcli.store.info', 'chatcli.store.pending', 'chatcli.store.rows', 'chatcli.store.schema', 'chatcli.store.store',
                   'chatcli.store.titles'])
     assert out.stdout.splitlines() == [loaded, "[]"]

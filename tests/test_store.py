@@ -238,7 +238,8 @@ def test_export_json_has_every_field(store: Store) -> None:
     data = json.loads(store.export(cid, "json"))
     conv = data["conversation"]
     assert (conv["id"], conv["title"], conv["system"], conv["message_count"]) == (cid, "weather?", "Be brief.", 4)
-    assert set(conv) == {"id", "title", "created", "updated", "provider", "model", "system", "message_count"}
+    assert set(conv) == {"id", "title", "created", "updated", "provider", "model", "system", "message_count",
+                         "role", "extra"}
     first, call, tool, last = data["messages"]
     assert set(first) == {"id", "role", "content", "reasoning", "tool_calls", "tool_call_id", "name", "provider",
                           "model", "usage", "created", "interrupted", "failed", "withdrawn"}

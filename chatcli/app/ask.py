@@ -31,6 +31,7 @@ class AskOptions:
     provider: str | None = None
     model: str | None = None
     system: str | None = None
+    role: str | None = None  # [roles.NAME] or a built-in role (-r)
     as_json: bool = False
     stream: bool = True
     tools: bool = True
@@ -64,7 +65,7 @@ def _run(opts: AskOptions, term: Terminal) -> int:
     text = compose_message(opts.prompt, piped)
     notify = Notify(term)
     session, _ = open_session(cfg, provider=opts.provider, model=opts.model, system=opts.system,
-                              resume="" if opts.cont else None, save=opts.save, notify=notify,
+                              resume="" if opts.cont else None, save=opts.save, notify=notify, role=opts.role,
                               flags=opts.generation, tools=opts.tools, stream=opts.stream)
     try:
         return _answer(session, opts, term, text, attached, piped, notify)

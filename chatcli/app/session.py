@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from chatcli.app.inputs import MAX_STDIN
+from chatcli.app.provider_state import reset_state, restore_state, save_state
+from chatcli.app.roles import apply_role, resumed_role, turn_meta
 from chatcli.config.prices import cost_of
 from chatcli.core.context import budget, estimate_messages
 from chatcli.core.conversation import Conversation, Turn, finish_notice
@@ -25,6 +27,7 @@ from chatcli.store.store import QUICK_WAIT, ConversationInfo, Store, StoredMessa
 if TYPE_CHECKING:
     from chatcli.app.attachments import Attachment
     from chatcli.config import Config, ProviderConfig
+    from chatcli.config.roles import Role
     from chatcli.providers.base import Provider
     from chatcli.tools.registry import ToolRegistry
 
@@ -67,7 +70,9 @@ class ChatSession:
         self.provider_name = pcfg.name
         self.model = model or pcfg.model
         self.flags = flags or GenerationOptions()  # the command line's and /think, /search
+        self.tools_asked = tools  # False: --no-tools, which a role cannot undo
         self.tools_on = tools and cfg.tools.enabled
+        self.role: Role | None = None  # chatcli.app.roles: set by apply_role
         self.stream = stream
         self.notify = notify or (lambda _message: None)
         self.store = store or Store.disabled()
@@ -82,19 +87,27 @@ class ChatSession:
 
     @property
     def provider_config(self) -> ProviderConfig:
-        return self.cfg.providers[self.provider_name]
+        """The provider in use, with the role's assistant_id if it has one."""
+        pcfg = self.cfg.providers[self.provider_name]
+        assistant = self.role.assistant_id if self.role is not None else None
+        return replace(pcfg, assistant_id=assistant) if assistant else pcfg
 
     def provider(self) -> Provider:
-        """The provider in use, made on first use and kept for the session."""
-        if self.provider_name not in self._providers:
+        """The provider in use, made on first use and kept for the session (one per role's assistant)."""
+        pcfg = self.provider_config
+        key = f"{pcfg.name}@{self.role.assistant_id}" if self.role and self.role.assistant_id else pcfg.name
+        if key not in self._providers:
             from chatcli.providers import create_provider
 
-            self._providers[self.provider_name] = create_provider(self.provider_config, notify=self.notify)
-        return self._providers[self.provider_name]
+            self._providers[key] = create_provider(pcfg, notify=self.notify)
+        return self._providers[key]
 
     def generation(self) -> GenerationOptions:
         """The provider's config defaults with the flags laid over them, checked (UsageError if refused)."""
-        options = GenerationOptions.from_config(self.provider_config).merged(self.flags).validate(stream=self.stream)
+        options = GenerationOptions.from_config(self.provider_config)
+        if self.role is not None:  # a role's options: over the provider's, under the flags
+            options = options.merged(GenerationOptions.from_config(self.role))
+        options = options.merged(self.flags).validate(stream=self.stream)
         self.provider().check_options(options)
         return options
 
@@ -175,11 +188,12 @@ class ChatSession:
     def _turn(self, provider: Provider, generation: GenerationOptions, content: Content) -> Iterator[Event]:
         events = self.conversation.send(provider, self.model, content, tools=self.tools(),
                                         max_rounds=self.cfg.tools.max_rounds, stream=self.stream,
-                                        budget=self.budget(), generation=generation)
+                                        budget=self.budget(), generation=generation, meta=turn_meta(self))
         try:
             yield from events
         finally:
             self._account()
+            save_state(self.store, self.conversation_id, self.provider_name, provider)
 
     def _reset_totals(self) -> None:
         """The conversation's tally starts from zero (a new or loaded one); the session's goes on."""
@@ -289,10 +303,10 @@ class ChatSession:
         self.store.flush(QUICK_WAIT)  # what is pending, if the lock allows
         if self.store.enabled:
             try:
-                return self.store.export(cid, "md")
+                return self.store.export(cid, "md", self.role.bot_name if self.role else None)
             except UsageError:  # not saved (yet): from memory below
                 pass
-        return to_markdown(*self._unsaved_records(cid))
+        return to_markdown(*self._unsaved_records(cid), self.role.bot_name if self.role else None)
 
     def _unsaved_records(self, cid: str) -> tuple[ConversationInfo, list[StoredMessage]]:
         """The conversation in memory as the store would give it (no per-message times or usage)."""
@@ -304,7 +318,8 @@ class ChatSession:
         messages = [m for m in self.conversation.messages if m.role != "system"]
         first = next((m for m in messages if m.role == "user"), None)
         title = make_title(content_text(first.content)) if first else ""
-        info = ConversationInfo(cid, title, now, now, self.provider_name, self.model, self.system, len(messages))
+        info = ConversationInfo(cid, title, now, now, self.provider_name, self.model, self.system, len(messages),
+                                self.role.name if self.role else None)
         model = self.model
         records = [StoredMessage(i, m, now, model=model if m.role == "assistant" else None)
                    for i, m in enumerate(messages, 1)]
@@ -322,6 +337,7 @@ class ChatSession:
     def clear(self) -> None:
         """Start a new conversation, keeping the system prompt."""
         self.conversation.clear()
+        reset_state(self._providers.values())  # e.g. a Zhipu assistant starts a new conversation too
         self.recorder.start(self.conversation)
         self._reset_totals()
 
@@ -346,6 +362,8 @@ class ChatSession:
         self.conversation = conversation
         self.recorder.start(conversation, info.id)
         self._reset_totals()
+        resumed_role(self, info.role)
+        restore_state(info.extra, self.provider_name, self._providers, self.provider)
         return info
 
     def close(self) -> None:
@@ -354,13 +372,14 @@ class ChatSession:
 
 def open_session(cfg: Config, *, provider: str | None = None, model: str | None = None,
                  system: str | None = None, resume: str | None = None, save: bool = True,
-                 notify: Callable[[str], None] | None = None,
+                 notify: Callable[[str], None] | None = None, role: str | None = None,
                  **options: Any) -> tuple[ChatSession, ConversationInfo | None]:
     """A session as the command line asks for it: resume is an id prefix, "" for the last one, or None.
 
-    Flags given now win over what a resumed conversation last used.
+    Flags given now win over a role (ConfigError if unknown) and over what a resumed conversation last used.
     """
     warn = notify or (lambda _message: None)
+    chosen = cfg.role(role) if role else None  # an unknown one stops here
     session = ChatSession(cfg, provider=provider, model=model, system=system,
                           store=open_store(cfg, save, warn), notify=notify, **options)
     info = None
@@ -376,4 +395,6 @@ def open_session(cfg: Config, *, provider: str | None = None, model: str | None 
             session.model = model
         if system:
             session.system = system
+    if chosen is not None:
+        apply_role(session, chosen, provider=provider, model=model, system=system)
     return session, info

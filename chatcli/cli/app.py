@@ -157,6 +157,15 @@ def providers_cmd(config: str | None) -> None:
     providers_command(config)
 
 
+@cli.command("roles", cls=_Summarized, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", metavar="PATH", help=flags.CONFIG_HELP, callback=flags._config_flag)
+def roles_cmd(config: str | None) -> None:
+    """List the roles for -r and /role, with provider, model and description."""
+    from chatcli.cli.roles_cmd import roles_command
+
+    roles_command(config)
+
+
 @cli.command("tools", cls=_Summarized, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", metavar="PATH", help=flags.CONFIG_HELP, callback=flags._config_flag)
 def tools_cmd(config: str | None) -> None:
@@ -164,6 +173,25 @@ def tools_cmd(config: str | None) -> None:
     from chatcli.cli.tools_cmd import print_tools
 
     print_tools(config)
+
+
+@cli.command("video", cls=_Summarized, context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("prompt", nargs=-1)
+@click.option("-p", "--provider", metavar="NAME", help="A Zhipu provider (default: zhipu).",
+              shell_complete=flags._complete("providers"))
+@click.option("-m", "--model", metavar="MODEL", help="Video model (default: cogvideox).")
+@click.option("--image-url", metavar="URL", help="Animate this image (a URL, or a data: URL).")
+@click.option("--task", metavar="ID", help="Fetch the task a --no-wait run started (waiting unless --no-wait).")
+@click.option("--wait/--no-wait", default=True, help="Wait for the video (default), or print the task id and exit.")
+@click.option("--timeout", type=flags.Number(float), metavar="SECONDS", help="Stop waiting after this long (600).")
+@click.option("--download", metavar="DIR", help="Save the video into DIR as TASK_ID.mp4 (never overwritten).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the result.")
+@click.option("--config", metavar="PATH", help=flags.CONFIG_HELP, callback=flags._config_flag)
+def video_cmd(**values: Any) -> int:
+    """Make a short video from a prompt (Zhipu CogVideoX), wait for it and print its URL; --task ID fetches one."""
+    from chatcli.cli.video_cmd import video_command
+
+    return video_command(values)
 
 
 @cli.command("doctor", cls=_Summarized, context_settings={"help_option_names": ["-h", "--help"]})

@@ -43,6 +43,15 @@ def providers(ctx: click.Context, param: click.Parameter, incomplete: str) -> li
     return [CompletionItem(n) for n in names if n.startswith(incomplete)]
 
 
+def roles(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Role names (built in and [roles.NAME]) for -r/--role, each with its description."""
+    from click.shell_completion import CompletionItem
+
+    cfg = _config(ctx)
+    found = cfg.roles.values() if cfg is not None else []
+    return [CompletionItem(r.name, help=r.description) for r in found if r.name.startswith(incomplete)]
+
+
 def models(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
     """The chosen (or default) provider's models for -m/--model."""
     from click.shell_completion import CompletionItem

@@ -77,6 +77,8 @@ CHOICE = [
     _option("-m", "--model", metavar="MODEL", help="Model (default: the provider's).",
             shell_complete=_complete("models")),
     _option("-s", "--system", metavar="TEXT", help="System prompt."),
+    _option("-r", "--role", metavar="NAME", help="Role from [roles.NAME] or built in (chat roles lists them).",
+            shell_complete=_complete("roles")),
     _option("-c", "--continue", "cont", is_flag=True, help="Continue the last saved conversation."),
     _option("--no-save", is_flag=True, help="Do not save this conversation."),
     config_option(),

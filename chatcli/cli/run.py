@@ -23,6 +23,7 @@ def start_session(values: dict[str, Any], term: Terminal | None = None) -> int:
 
         return run_ask(AskOptions(prompt="", provider=values.get("provider"), model=values.get("model"),
                                   system=values.get("system"), config=values.get("config"),
+                                  role=values.get("role"),
                                   cont=bool(values.get("cont")), save=not values.get("no_save"),
                                   generation=generation), term)
     from chatcli.app.session import open_session
@@ -34,7 +35,8 @@ def start_session(values: dict[str, Any], term: Terminal | None = None) -> int:
     notify = Notify(term)  # retry notices: above the live answer while one streams
     session, info = open_session(load_config(values.get("config")), provider=values.get("provider"),
                                  model=values.get("model"), system=values.get("system"), resume=resume,
-                                 save=not values.get("no_save"), notify=notify, flags=generation)
+                                 role=values.get("role"), save=not values.get("no_save"), notify=notify,
+                                 flags=generation)
     try:
         return run_repl(session, info, term, notify)
     finally:
@@ -51,6 +53,7 @@ def ask(values: dict[str, Any], term: Terminal | None = None) -> int:
         provider=values.get("provider"),
         model=values.get("model"),
         system=values.get("system"),
+        role=values.get("role"),
         as_json=values["as_json"],
         stream=not values["no_stream"],
         tools=not values["no_tools"],

@@ -107,8 +107,12 @@ def export_command(
     config: ConfigOption = None,
 ) -> None:
     """Print a conversation as markdown or as JSON with every saved field."""
+    from chatcli.config import load_config
+
     with open_store(ctx, config) as store:
-        text = store.export(store.resolve(conversation), fmt)
+        cid = store.resolve(conversation)
+        role = load_config(config_arg(ctx, config)).roles.get(store.info(cid).role or "")
+        text = store.export(cid, fmt, role.bot_name if role else None)
     sys.stdout.write(strip_controls(text) if fmt == "md" else text)  # JSON escapes control characters
 
 
@@ -137,9 +141,10 @@ def print_conversations(rows: list[ConversationInfo], out: TextIO, tty: bool) ->
     """The conversation list: a Rich table on a terminal, tab-separated lines otherwise."""
     from chatcli.store.export import stamp
 
-    cells = [(r.id, stamp(r.updated), str(r.message_count), one_line(r.model), one_line(r.title)) for r in rows]
+    cells = [(r.id, stamp(r.updated), str(r.message_count), one_line(r.model), one_line(r.role or ""),
+              one_line(r.title)) for r in rows]
     if not tty:
-        out.write("id\tupdated\tmessages\tmodel\ttitle\n")
+        out.write("id\tupdated\tmessages\tmodel\trole\ttitle\n")
         out.writelines("\t".join(row) + "\n" for row in cells)
         return
     from rich.console import Console
@@ -148,7 +153,7 @@ def print_conversations(rows: list[ConversationInfo], out: TextIO, tty: bool) ->
 
     table = Table(caption="continue one with: chat --resume ID" if rows else "no saved conversations",
                   caption_justify="left")
-    for column in ("id", "updated", "msgs", "model", "title"):
+    for column in ("id", "updated", "msgs", "model", "role", "title"):
         table.add_column(column, justify="right" if column == "msgs" else "left", overflow="fold")
     for row in cells:
         table.add_row(*(Text(cell) for cell in row))

@@ -24,8 +24,8 @@ def _as_dict(cfg: Config) -> dict[str, Any]:
     """The effective config as a dict, unset fields as None."""
     out = asdict(cfg)
     del out["path"], out["exists"]
-    for provider in out["providers"].values():
-        del provider["name"]
+    for table in (*out["providers"].values(), *out["roles"].values()):
+        del table["name"]
     return out
 
 

@@ -26,6 +26,7 @@ from chatcli.config.model import (
 )
 from chatcli.config.presets import DEFAULT_PROVIDER, PRESETS, PROVIDER_KINDS
 from chatcli.config.prices import check_prices
+from chatcli.config.roles import BUILTIN_ROLES, Role
 from chatcli.errors import ConfigError
 
 # --- checks: each returns what is wrong with a value, or None ---------------------------
@@ -101,6 +102,7 @@ TOP_KEYS: dict[str, Check] = {
     "context": _table,
     "render": _table,
     "prices": _table,  # model -> {input, output[, cached]} per million tokens, and currency
+    "roles": _table,  # [roles.NAME]: a system prompt with its provider, model, options and persona
 }
 PROVIDER_KEYS: dict[str, Check] = {
     "kind": _kind,
@@ -120,6 +122,11 @@ PROVIDER_KEYS: dict[str, Check] = {
     # generation defaults (chatcli.core.options); command-line flags win
     **{name: _option(name) for name in _OPTION_LIMITS},
 }
+ROLE_KEYS: dict[str, Check] = {
+    "system": _string, "provider": _nonempty, "model": _nonempty, "description": _string, "tools": _bool,
+    "assistant_id": _token, "bot_name": _nonempty, "bot_info": _nonempty, "user_name": _nonempty,
+    "user_info": _nonempty, **{name: _option(name) for name in _OPTION_LIMITS},
+}
 TOOLS_KEYS: dict[str, Check] = {"enabled": _bool, "max_rounds": _pos_int, "timeout": _positive, "weather": _table}
 STORE_KEYS: dict[str, Check] = {"enabled": _bool, "path": _nonempty}
 CONTEXT_KEYS: dict[str, Check] = {"max_tokens": _pos_int}
@@ -128,7 +135,7 @@ WEATHER_KEYS: dict[str, Check] = {"geocoding_url": _nonempty, "forecast_url": _n
                                   "proxy": _proxy}
 _REQUIRED = ("kind", "base_url", "model")
 _STRING_CHECKS = (_string, _nonempty, _proxy, _token)
-_TYPED_TABLES = ("default_provider", "providers", "tools", "store", "context", "render")
+_TYPED_TABLES = ("default_provider", "providers", "tools", "store", "context", "render", "roles")
 
 
 def expects_string(parts: list[str]) -> bool:
@@ -137,6 +144,8 @@ def expects_string(parts: list[str]) -> bool:
         check = TOP_KEYS.get(parts[0])
     elif len(parts) == 3 and parts[0] == "providers":
         check = PROVIDER_KEYS.get(parts[2])
+    elif len(parts) == 3 and parts[0] == "roles":
+        check = ROLE_KEYS.get(parts[2])
     elif len(parts) == 2 and parts[0] == "store":
         check = STORE_KEYS.get(parts[1])
     elif len(parts) == 3 and parts[:2] == ["tools", "weather"]:
@@ -219,8 +228,9 @@ def build(raw: dict, path: Path, text: str | None, exists: bool) -> Config:
     wrong_price = check_prices(extras.get("prices", {}))
     if wrong_price:
         raise fail(("prices", *wrong_price[0]), wrong_price[1])
+    roles = _roles(raw.get("roles", {}), providers, fail)
     return Config(path=path, exists=exists, default_provider=default, providers=providers, tools=tools,
-                  store=store, **extras)
+                  store=store, roles=roles, **extras)
 
 
 def _providers(file_providers: dict, config_file: Path, fail: Fail) -> dict[str, ProviderConfig]:
@@ -245,6 +255,22 @@ def _providers(file_providers: dict, config_file: Path, fail: Fail) -> dict[str,
             merged["data_inspection"] = json.dumps(merged["data_inspection"], separators=(",", ":"))
         providers[name] = ProviderConfig(name=name, **merged)
     return providers
+
+
+def _roles(file_roles: dict, providers: dict[str, ProviderConfig], fail: Fail) -> dict[str, Role]:
+    """The built-in roles with the file's [roles.*] tables laid over them key by key, then the file's own."""
+    roles: dict[str, Role] = {}
+    for name in [*BUILTIN_ROLES, *(n for n in file_roles if n not in BUILTIN_ROLES)]:
+        where = ("roles", name)
+        table = file_roles.get(name, {})
+        if not isinstance(table, dict):
+            raise fail(where, f"{dotted(where)} must be a table")
+        _check_keys(table, ROLE_KEYS, where, fail)
+        if table.get("provider") is not None and table["provider"] not in providers:
+            raise fail((*where, "provider"), f"{dotted((*where, 'provider'))} names no provider "
+                                             f"{table['provider']!r} (known: {', '.join(providers)})")
+        roles[name] = Role(name=name, **{**copy.deepcopy(BUILTIN_ROLES.get(name, {})), **copy.deepcopy(table)})
+    return roles
 
 
 def _ca_bundle(value: str, config_file: Path, where: tuple[str, ...], fail: Fail) -> str:

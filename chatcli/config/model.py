@@ -8,6 +8,7 @@ from pathlib import Path
 
 from chatcli.config import secrets
 from chatcli.config.lines import dotted
+from chatcli.config.roles import Role
 from chatcli.errors import AuthError, ConfigError
 
 DEFAULT_TIMEOUT = 120.0
@@ -149,6 +150,7 @@ class Config:
     render: RenderConfig = field(default_factory=RenderConfig)
     show_reasoning: bool = True  # show the model's reasoning (dim, folded to one line) in a terminal
     prices: dict = field(default_factory=dict)  # [prices]: model -> {input, output[, cached]}, currency
+    roles: dict[str, Role] = field(default_factory=dict)  # [roles.NAME] over the built-in roles
 
     def provider(self, name: str | None = None) -> ProviderConfig:
         """Return the named provider, or the default one."""
@@ -157,6 +159,13 @@ class Config:
             return self.providers[name]
         except KeyError:
             raise ConfigError(f"unknown provider {name!r} (known: {', '.join(self.providers)})") from None
+
+    def role(self, name: str) -> Role:
+        """Return the named role (ConfigError listing the known ones if there is none)."""
+        try:
+            return self.roles[name]
+        except KeyError:
+            raise ConfigError(f"unknown role {name!r} (known: {', '.join(self.roles) or 'none'})") from None
 
 
 _LINE_BREAKS = frozenset("\n\r\x0b\x0c\x85\u2028\u2029")

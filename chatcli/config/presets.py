@@ -69,6 +69,13 @@ default_provider = "qwen"
 # models = ["Qwen/Qwen2.5-7B-Instruct"]
 # api_key_env = "VLLM_API_KEY"      # leave out (or "") if no key is needed
 
+# Roles: `chat -r NAME` or `/role NAME` (`chat roles` lists them; shell, translate and code are
+# built in). A persona (bot_name, bot_info, user_name, user_info) goes to CharacterGLM as `meta`.
+# [roles.reviewer]
+# system = "Review the code for bugs; answer in short bullet points."
+# model = "qwen-max"
+# temperature = 0.2
+
 # Conversations are saved as they happen (`chat sessions list`, `chat -c` to continue).
 # [store]
 # enabled = true                    # false (or --no-save) saves nothing

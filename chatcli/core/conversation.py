@@ -126,6 +126,7 @@ class Conversation:
         stream: bool = True,
         budget: int | None = None,
         generation: GenerationOptions | None = None,
+        meta: dict[str, str] | None = None,
     ) -> Iterator[Event]:
         """Append the user's message (text, or a list of parts), then call the model (running its tool
         calls) until it answers.
@@ -135,7 +136,7 @@ class Conversation:
         self.append(Message("user", text))
         turn = self.last = Turn()
         base = ChatRequest(messages=[], model=model, stream=stream, tools=tools.schemas() if tools else None,
-                           generation=generation)
+                           generation=generation, meta=meta)
         try:
             while True:
                 calls = yield from self._model_call(provider, base, tools, turn, budget)

@@ -66,12 +66,17 @@ def command(name: str, help: str, args: str = "", *, aliases: tuple[str, ...] = 
 
 def names() -> list[str]:
     """Every command name and alias, in /help order."""
-    return [n for c in COMMANDS for n in (c.name, *c.aliases)]
+    return [n for c in in_help_order() for n in (c.name, *c.aliases)]
 
 
 def find(name: str) -> Command | None:
     """The command called name (or by an alias), or None."""
     return next((c for c in COMMANDS if name == c.name or name in c.aliases), None)
+
+
+def in_help_order() -> list[Command]:
+    """The commands in registry order, /exit last (commands of other modules register after it)."""
+    return sorted(COMMANDS, key=lambda c: c.name == "/exit")
 
 
 def help_text(columns: int = 100) -> str:
@@ -81,7 +86,7 @@ def help_text(columns: int = 100) -> str:
     width = max(22, *(len(c.usage()) + 2 for c in COMMANDS))
     room = max(20, columns - 1 - width)
     lines = []
-    for c in COMMANDS:
+    for c in in_help_order():
         first, *more = wrap(c.help, room)
         lines += [f"{c.usage():<{width}}{first}", *(" " * width + line for line in more)]
     return "\n".join([*lines, *(line for text in KEYS_HELP for line in wrap(text, max(20, columns - 1)))])

@@ -21,7 +21,7 @@ from chatcli.app.session import ChatSession, Content
 from chatcli.config.prices import money
 from chatcli.core.messages import Event, ReasoningDelta, TextDelta
 from chatcli.errors import ChatError, Terminated
-from chatcli.repl import commands
+from chatcli.repl import commands, role_cmd, video_cmd  # noqa: F401 (role_cmd, video_cmd register /role, /video-gen)
 from chatcli.repl.completer import SlashCompleter
 from chatcli.repl.keys import bindings
 from chatcli.repl.typeahead import QueueStatus, TypeAhead, queued_text, reading
@@ -30,6 +30,7 @@ from chatcli.ui.cells import cells, fit
 from chatcli.ui.hints import retry_hint
 from chatcli.ui.lines import kilo, stats_line
 from chatcli.ui.render import Notify, Renderer, renderer_for
+from chatcli.ui.sanitize import visible
 from chatcli.ui.terminal import Terminal
 
 LEAVE_HINT = "press Ctrl-C again or Ctrl-D to leave"
@@ -115,7 +116,9 @@ class Repl:
 
     def _message(self) -> FormattedText:
         s = self.session
-        return FormattedText([("ansicyan", s.provider_name), ("", ":"), ("ansigreen", s.model), ("bold", "> ")])
+        persona = s.role.bot_name if s.role is not None else None
+        who = [("", " "), ("ansiyellow", fit(visible(persona), 16))] if persona else []
+        return FormattedText([("ansicyan", s.provider_name), ("", ":"), ("ansigreen", s.model), *who, ("bold", "> ")])
 
     def _toolbar(self, width: int | None = None) -> FormattedText:
         """One line under the prompt, never wider than the terminal (width: its columns)."""
@@ -263,7 +266,8 @@ class Repl:
         if info is not None:
             self.resumed(info)
         else:
-            parts = [(3, "chatcli"), (0, f"{s.provider_name}:{s.model}"), (1, "/help for commands"),
+            role = [(1, f"role {visible(s.role.name)}")] if s.role is not None else []
+            parts = [(3, "chatcli"), (0, f"{s.provider_name}:{s.model}"), *role, (1, "/help for commands"),
                      (2, "Ctrl-D to leave")]
             self.say(fit_parts(parts, self.term.width() - 1, lead=""))
         problem = s.key_problem()
@@ -274,7 +278,8 @@ class Repl:
         """Say which saved conversation goes on."""
         s = self.session
         turns = sum(1 for m in s.conversation.messages if m.role == "user")
-        self.say(f"continuing {info.id} “{info.title}” ({turns} turns, {s.provider_name}:{s.model})")
+        role = f", role {visible(s.role.name)}" if s.role is not None else ""
+        self.say(f"continuing {info.id} “{info.title}” ({turns} turns, {s.provider_name}:{s.model}{role})")
         from chatcli.repl import transcript
 
         transcript.show(self, transcript.last_exchange(s.conversation.messages))  # where it left off

@@ -31,11 +31,14 @@ def answer_text(messages: Sequence[Message]) -> str:
 def show(target: Any, messages: Sequence[Message]) -> None:
     """Show messages on a terminal (or a REPL's): a header per speaker, answers through the answer renderer.
 
-    The system prompt is left out; tool calls are dim lines; answers cut short are marked.
+    The system prompt is left out; tool calls are dim lines; answers cut short are marked; a persona's
+    answers are headed with its name.
     """
     term: Terminal = getattr(target, "term", target)
     session = getattr(target, "session", None)
     hard_breaks = session.cfg.render.hard_breaks if session is not None else True
+    persona = getattr(getattr(session, "role", None), "bot_name", None)
+    answerer = (strip_controls(persona), ASSISTANT[1]) if persona else ASSISTANT
     shown = [m for m in messages if m.role != "system"]
     if not shown:
         term.say("(empty conversation)")
@@ -44,7 +47,7 @@ def show(target: Any, messages: Sequence[Message]) -> None:
     for n, (user, group) in enumerate(_groups(shown)):
         notes = [note for note, on in (("interrupted", any(m.interrupted for m in group)),
                                        ("withdrawn", any(m.withdrawn for m in group))) if on]
-        header(YOU if user else ASSISTANT, notes, blank=n > 0)
+        header(YOU if user else answerer, notes, blank=n > 0)
         if user:
             for m in group:
                 term.say(content_text(m.content, marks=True).strip(), dim=False)

@@ -19,12 +19,12 @@ BRIEF = 300  # characters of a tool result shown in markdown
 WITHDRAWN_NOTE = "Withdrawn: the provider's safety review stopped this answer; it is not sent back to the model."
 
 
-def export(info: ConversationInfo, records: list[StoredMessage], fmt: str) -> str:
-    """The conversation in the given format ("md" or "json")."""
+def export(info: ConversationInfo, records: list[StoredMessage], fmt: str, assistant: str | None = None) -> str:
+    """The conversation in the given format ("md" or "json"); answers in markdown headed `assistant` if given."""
     if fmt == "json":
         return to_json(info, records)
     if fmt == "md":
-        return to_markdown(info, records)
+        return to_markdown(info, records, assistant)
     raise UsageError(f"unknown export format {fmt!r} (use one of: {', '.join(FORMATS)})")
 
 
@@ -72,10 +72,10 @@ def brief(text: str, limit: int = BRIEF) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def heading(record: StoredMessage) -> str:
-    """The heading of one message: role, model, time and flags."""
+def heading(record: StoredMessage, assistant: str | None = None) -> str:
+    """The heading of one message: role (an answer: the persona's name if given), model, time and flags."""
     m = record.message
-    label = {"user": "User", "assistant": "Assistant", "tool": "Tool result"}.get(m.role, m.role.title())
+    label = {"user": "User", "assistant": assistant or "Assistant", "tool": "Tool result"}.get(m.role, m.role.title())
     if m.role == "tool" and m.name:
         label += f": {m.name}"
     details = [d for d in (record.model if m.role == "assistant" else None, stamp(record.created)) if d]
@@ -84,18 +84,21 @@ def heading(record: StoredMessage) -> str:
     return f"## {label} · {' · '.join(details)}" + (f" ({', '.join(flags)})" if flags else "")
 
 
-def to_markdown(info: ConversationInfo, records: list[StoredMessage]) -> str:
+def to_markdown(info: ConversationInfo, records: list[StoredMessage], assistant: str | None = None) -> str:
+    """The conversation as readable markdown; answers headed `assistant` (a persona's name) if given."""
     out = [f"# {info.title or '(untitled)'}", ""]
     out.append(f"- id: {info.id}")
     out.append(f"- started: {stamp(info.created)}, last message: {stamp(info.updated)}")
     if info.provider or info.model:
         out.append(f"- model: {' / '.join(x for x in (info.provider, info.model) if x)}")
+    if info.role:
+        out.append(f"- role: {info.role}")
     out.append("")
     if info.system:
         out += ["## System", "", info.system.strip(), ""]
     for record in records:
         m = record.message
-        out += [heading(record), ""]
+        out += [heading(record, assistant), ""]
         if m.withdrawn:
             out += [f"_{WITHDRAWN_NOTE}_", ""]
         if m.role == "tool":

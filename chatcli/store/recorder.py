@@ -27,11 +27,13 @@ class Recorder:
         self.store = store
         self.where = where  # the provider and model in use now
         self.conversation_id: str | None = None
+        self.role: str | None = None  # the role in use, saved with the conversation
 
     def start(self, conversation: Conversation, conversation_id: str | None = None) -> None:
         """Record this conversation: a new one, or one loaded from the store under its id."""
         provider, model = self.where()
-        self.conversation_id = conversation_id or self.store.new_conversation(provider, model, conversation.system)
+        self.conversation_id = conversation_id or self.store.new_conversation(provider, model, conversation.system,
+                                                                                      self.role)
         conversation.on_message = self._save
 
     def _save(self, message: Message, usage: Usage | None) -> None:
@@ -48,6 +50,12 @@ class Recorder:
         """The system prompt changed: save it."""
         if self.conversation_id:
             self.store.set_system(self.conversation_id, conversation.system)
+
+    def set_role(self, role: str | None) -> None:
+        """The session took on another role (or none): continuing the conversation takes it on again."""
+        self.role = role
+        if self.conversation_id:
+            self.store.set_role(self.conversation_id, role)
 
     def truncated(self, conversation: Conversation) -> None:
         """The conversation lost its last turn (undo/retry): drop it from the store too."""

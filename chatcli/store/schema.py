@@ -78,8 +78,15 @@ def _migrate_v2(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX messages_order ON messages(conversation_id, coalesce(turn, id), id)")
 
 
+def _migrate_v3(db: sqlite3.Connection) -> None:
+    """The role a conversation uses (`chat -r NAME`), and `extra`: a JSON object of per-conversation state
+    (e.g. `provider_state.zhipu`, a Zhipu assistant's conversation id)."""
+    db.execute("ALTER TABLE conversations ADD COLUMN role TEXT")
+    db.execute("ALTER TABLE conversations ADD COLUMN extra TEXT")
+
+
 # Schema version N is reached by running MIGRATIONS[:N]; PRAGMA user_version records N.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_v1, _migrate_v2]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_v1, _migrate_v2, _migrate_v3]
 
 
 class Unusable(Exception):

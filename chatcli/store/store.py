@@ -9,16 +9,17 @@ is reported once and skipped; a stored message that cannot be read is skipped wi
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from chatcli.core.messages import Message, Usage
 from chatcli.errors import ChatError, UsageError
+from chatcli.store.info import CONVERSATION_COLUMNS, ConversationInfo, SearchHit, conversation_info, json_object
 from chatcli.store.pending import Pending, Turns, Write
 from chatcli.store.rows import INSERT_MESSAGE, SELECT_MESSAGES, StoredMessage, message_row, readable, sendable
 from chatcli.store.schema import BUSY_TIMEOUT, Unusable, connect, is_busy, move_aside, reason, transaction
@@ -31,34 +32,11 @@ ID_LENGTH = 8
 QUICK_WAIT = 0.2  # seconds a save during the chat waits for another process's lock before it is kept pending
 CLOSE_WAIT = BUSY_TIMEOUT  # seconds close() waits for the lock before naming what it could not save
 MAX_GRAMS = 500  # a 2-character word is searched as the indexed trigrams it starts, if not more than this
-_CONVERSATION_COLUMNS = "c.id, c.title, c.created, c.updated, c.provider, c.model, c.system, " \
-    "(SELECT count(*) FROM messages m WHERE m.conversation_id = c.id)"
 _WHAT = {"user": "question", "assistant": "answer", "tool": "tool result"}
 
 
 class StoreError(ChatError):
     """The conversation history could not be read or changed."""
-
-
-@dataclass
-class ConversationInfo:
-    id: str
-    title: str
-    created: float
-    updated: float
-    provider: str
-    model: str
-    system: str | None
-    message_count: int
-
-
-@dataclass
-class SearchHit:
-    conversation_id: str
-    title: str
-    role: str
-    snippet: str
-    created: float
 
 
 class Store:
@@ -70,7 +48,7 @@ class Store:
         self._warned: set[str] = set()
         self._db: sqlite3.Connection | None = None
         self._fts = False
-        self._new: dict[str, tuple[float, str, str, str | None]] = {}  # no row until its first message is saved
+        self._new: dict[str, list[Any]] = {}  # [created, provider, model, system, role]: no row until a message
         self._pending = Pending()
 
     @classmethod
@@ -115,10 +93,10 @@ class Store:
 
     # --- saving: a locked file delays a save; other failures are warned about once --------------
 
-    def new_conversation(self, provider: str, model: str, system: str | None) -> str:
+    def new_conversation(self, provider: str, model: str, system: str | None, role: str | None = None) -> str:
         """A new conversation's id; its row is written with its first message, so empty chats leave nothing."""
         cid = _new_id()
-        self._new[cid] = (time.time(), provider, model, system)
+        self._new[cid] = [time.time(), provider, model, system, role]
         return cid
 
     def add_message(self, conversation_id: str, message: Message, *, provider: str | None = None,
@@ -140,10 +118,10 @@ class Store:
                 {"now": now, "provider": provider, "model": model, "title": title, "id": conversation_id},
             ).rowcount
             if not changed:
-                created, p, m, system = self._new.get(conversation_id, (now, "", "", None))
-                db.execute("INSERT INTO conversations (id, title, created, updated, provider, model, system)"
-                           " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                           (conversation_id, title, created, now, provider or p, model or m, system))
+                created, p, m, system, role = self._new.get(conversation_id, (now, "", "", None, None))
+                db.execute("INSERT INTO conversations (id, title, created, updated, provider, model, system, role)"
+                           " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                           (conversation_id, title, created, now, provider or p, model or m, system, role))
             turn = None if user else turns.get(conversation_id)  # a question begins a turn: its own id
             cursor = db.execute(INSERT_MESSAGE, (conversation_id, turn, *row))
             if user and cursor.lastrowid is not None:
@@ -154,12 +132,32 @@ class Store:
 
     def set_system(self, conversation_id: str, system: str | None) -> None:
         """Change a conversation's system prompt."""
+        self._set_column(conversation_id, "system", system, "system prompt")
+
+    def set_role(self, conversation_id: str, role: str | None) -> None:
+        """Change the role a conversation is continued with."""
+        self._set_column(conversation_id, "role", role, "role")
+
+    def _set_column(self, conversation_id: str, column: str, value: str | None, what: str) -> None:
         if conversation_id in self._new:
-            created, provider, model, _ = self._new[conversation_id]
-            self._new[conversation_id] = (created, provider, model, system)
+            self._new[conversation_id][3 if column == "system" else 4] = value
             return
-        self._save(Write(conversation_id, "system prompt", lambda db, _: db.execute(
-            "UPDATE conversations SET system = ? WHERE id = ?", (system, conversation_id))))
+        self._save(Write(conversation_id, what, lambda db, _: db.execute(
+            f"UPDATE conversations SET {column} = ? WHERE id = ?", (value, conversation_id))))
+
+    def set_extra(self, conversation_id: str, key: str, value: Any) -> None:
+        """Set one key of a conversation's `extra` JSON object (None removes it); saved after its messages."""
+        def write(db: sqlite3.Connection, _: Turns) -> None:
+            row = db.execute("SELECT extra FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
+            extra = json_object(row[0]) if row else {}
+            if value is None:
+                extra.pop(key, None)
+            else:
+                extra[key] = value
+            db.execute("UPDATE conversations SET extra = ? WHERE id = ?",
+                       (json.dumps(extra, ensure_ascii=False) if extra else None, conversation_id))
+
+        self._save(Write(conversation_id, "conversation state", write))
 
     def set_title(self, conversation_id: str, title: str) -> None:
         """Replace a conversation's title (e.g. with a model-made one)."""
@@ -284,10 +282,10 @@ class Store:
 
     def info(self, conversation_id: str) -> ConversationInfo:
         """A conversation's details (UsageError if there is none)."""
-        rows = self._read(f"SELECT {_CONVERSATION_COLUMNS} FROM conversations c WHERE c.id = ?", (conversation_id,))
+        rows = self._read(f"SELECT {CONVERSATION_COLUMNS} FROM conversations c WHERE c.id = ?", (conversation_id,))
         if not rows:
             raise UsageError(f"no conversation {conversation_id!r}")
-        return _info(rows[0])
+        return conversation_info(rows[0])
 
     def records(self, conversation_id: str) -> list[StoredMessage]:
         """The saved messages with their metadata, in order (the system prompt is in info()).
@@ -352,31 +350,21 @@ class Store:
                                           (low, low + "\U0010ffff", MAX_GRAMS + 1))]
         return None if len(grams) > MAX_GRAMS else grams
 
-    def export(self, conversation_id: str, fmt: str) -> str:
-        """The conversation as "md" (readable markdown) or "json" (every stored field)."""
+    def export(self, conversation_id: str, fmt: str, assistant: str | None = None) -> str:
+        """The conversation as "md" (readable markdown, answers headed `assistant` if given) or "json"."""
         from chatcli.store.export import export
 
-        return export(self.info(conversation_id), self.records(conversation_id), fmt)
+        return export(self.info(conversation_id), self.records(conversation_id), fmt, assistant)
 
     def list(self, limit: int = 50) -> list[ConversationInfo]:
         """Conversations, most recently updated first."""
-        rows = self._read(f"SELECT {_CONVERSATION_COLUMNS} FROM conversations c ORDER BY c.updated DESC LIMIT ?",
+        rows = self._read(f"SELECT {CONVERSATION_COLUMNS} FROM conversations c ORDER BY c.updated DESC LIMIT ?",
                           (limit,))
-        return [_info(row) for row in rows]
+        return [conversation_info(row) for row in rows]
 
 
 def _new_id() -> str:
     return "".join(ID_ALPHABET[b % 32] for b in os.urandom(ID_LENGTH))
-
-
-def _info(row: tuple) -> ConversationInfo:
-    cid, title, created, updated, provider, model, system, count = row
-    return ConversationInfo(cid, title or "", _seconds(created), _seconds(updated), provider or "", model or "",
-                            system, count)
-
-
-def _seconds(value: Any) -> float:
-    return float(value) if isinstance(value, (int, float)) else 0.0
 
 
 def _phrase(term: str) -> str:
