@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
@@ -112,22 +112,40 @@ class SDKProvider(Provider):
             raise integrity.unreadable(self.name, self.config.base_url, e, completion) from None
 
     def _iterate(self, request: ChatRequest, stream: Any) -> Iterator[Event]:
-        asm = ChunkAssembler()
-        self.reading(lambda: self.close_stream(stream))
+        return self.stream_events(request, stream, stream, ChunkAssembler(), integrity.chunk_problem)
+
+    def stream_events(self, request: ChatRequest, chunks: Any, stream: Any, asm: Any,
+                      problem_of: Callable[[Any], str | None],
+                      fed: Callable[[Any], None] | None = None,
+                      seen: Callable[[Any, Any], None] | None = None) -> Iterator[Event]:
+        """The events of the chunks an assembler reads, each chunk's shape checked first; a stream that
+        ends without a finish reason is cut off (half-received tool calls are dropped with the rest).
+
+        stream (None for a completion read whole) is closed at the end or when reading stops. fed(asm)
+        runs after each chunk is read, before its events are yielded; seen(asm, headers) after (it may raise).
+        """
+        if stream is not None:
+            self.reading(lambda: self.close_stream(stream))
+        headers = getattr(getattr(stream, "response", None), "headers", None)
         try:
-            with self.mapped(request, mid_stream=True, headers=getattr(stream.response, "headers", None)):
-                for chunk in stream:
-                    problem = integrity.chunk_problem(chunk)
+            with self.mapped(request, mid_stream=True, headers=headers):
+                for chunk in chunks:
+                    problem = problem_of(chunk)
                     if problem is not None:
                         raise integrity.wrong_shape(self.name, self.config.base_url, problem, chunk)
                     try:
                         events = list(asm.feed(chunk))
                     except integrity.UNREADABLE as e:
                         raise integrity.unreadable(self.name, self.config.base_url, e, chunk) from None
+                    if fed is not None:
+                        fed(asm)
                     yield from events
+                    if seen is not None:
+                        seen(asm, headers)
         finally:
-            self.close_stream(stream)
-        if asm.finish_reason is None:  # half-received tool calls are dropped with the rest
+            if stream is not None:
+                self.close_stream(stream)
+        if asm.finish_reason is None:
             raise integrity.cut_off(self.name, asm.anything)
         yield from asm.finish()
 

@@ -116,29 +116,15 @@ class ZhipuProvider(SDKProvider):
     def _assistant_events(self, request: ChatRequest, chunks: Any, stream: Any) -> Iterator[Event]:
         """The events of an assistant's answer; its conversation id is kept as soon as it is seen."""
         asm = AssistantAssembler()
-        if stream is not None:
-            self.reading(lambda: self.close_stream(stream))
-        headers = getattr(getattr(stream, "response", None), "headers", None)
-        try:
-            with self.mapped(request, mid_stream=True, headers=headers):
-                for chunk in chunks:
-                    problem = chunk_problem(chunk)
-                    if problem is not None:
-                        raise integrity.wrong_shape(self.name, self.config.base_url, problem, chunk)
-                    try:
-                        events = list(asm.feed(chunk))
-                    except integrity.UNREADABLE as e:
-                        raise integrity.unreadable(self.name, self.config.base_url, e, chunk) from None
-                    self.conversation_id = asm.conversation_id or self.conversation_id
-                    yield from events
-                    if asm.error is not None:
-                        raise self.classify(None, asm.error, request, headers)
-        finally:
-            if stream is not None:
-                self.close_stream(stream)
-        if asm.finish_reason is None:
-            raise integrity.cut_off(self.name, asm.anything)
-        yield from asm.finish()
+
+        def fed(asm: AssistantAssembler) -> None:
+            self.conversation_id = asm.conversation_id or self.conversation_id
+
+        def seen(asm: AssistantAssembler, headers: Any) -> None:
+            if asm.error is not None:
+                raise self.classify(None, asm.error, request, headers)
+
+        return self.stream_events(request, chunks, stream, asm, chunk_problem, fed, seen)
 
     def apply_options(self, opts: GenerationOptions, kwargs: dict[str, Any], extra: dict[str, Any]) -> None:
         super().apply_options(opts, kwargs, extra)
