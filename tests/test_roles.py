@@ -191,6 +191,8 @@ def test_exports_label_answers_with_the_personas_name(cli, server):
     cid = json.loads(cli("sessions", "list", "--json")[1])[0]["id"]
     text = cli("sessions", "export", cid)[1]
     assert "## 苏梦远 · charglm-3" in text and "- role: su" in text and "## Assistant" not in text
+    shown = cli("sessions", "show", cid)[1]  # to a pipe: the same markdown
+    assert "## 苏梦远 · charglm-3" in shown and "## Assistant" not in shown
 
 
 def test_a_version_2_database_is_migrated(tmp_path: Path):

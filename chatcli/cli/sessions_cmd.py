@@ -72,7 +72,7 @@ def list_command(ctx: typer.Context, config: ConfigOption = None, limit: LimitOp
 def show_command(ctx: typer.Context, conversation: IdArg, config: ConfigOption = None) -> None:
     """Show a conversation (rendered as markdown in a terminal)."""
     with open_store(ctx, config) as store:
-        text = strip_controls(store.export(store.resolve(conversation), "md"))
+        text = strip_controls(_export(ctx, config, store, store.resolve(conversation), "md"))
     if not is_terminal(sys.stdout):
         sys.stdout.write(text)
         return
@@ -107,13 +107,17 @@ def export_command(
     config: ConfigOption = None,
 ) -> None:
     """Print a conversation as markdown or as JSON with every saved field."""
+    with open_store(ctx, config) as store:
+        text = _export(ctx, config, store, store.resolve(conversation), fmt)
+    sys.stdout.write(strip_controls(text) if fmt == "md" else text)  # JSON escapes control characters
+
+
+def _export(ctx: typer.Context, config: str | None, store: Store, cid: str, fmt: str) -> str:
+    """A conversation exported, its answers headed with the persona's name if its role has one."""
     from chatcli.config import load_config
 
-    with open_store(ctx, config) as store:
-        cid = store.resolve(conversation)
-        role = load_config(config_arg(ctx, config)).roles.get(store.info(cid).role or "")
-        text = store.export(cid, fmt, role.bot_name if role else None)
-    sys.stdout.write(strip_controls(text) if fmt == "md" else text)  # JSON escapes control characters
+    role = load_config(config_arg(ctx, config)).roles.get(store.info(cid).role or "")
+    return store.export(cid, fmt, role.bot_name if role else None)
 
 
 @sessions_app.command("delete")
