@@ -80,8 +80,7 @@ def copy(text: str, term: Terminal, *, environ: Mapping[str, str] | None = None,
     done = Copied()
     if term.is_terminal():
         if len(_base64(text)) <= OSC52_MAX:
-            term.out.write(osc52(text))
-            term.out.flush()
+            term.control(osc52(text))
             done.osc52 = True
         else:
             done.problems.append(f"too long for the terminal's clipboard (OSC 52 takes about {OSC52_MAX // 1000} kB)")

@@ -125,6 +125,12 @@ class Terminal:
         self.err.write(error_lines(message, self.err, self.environ))
         self.err.flush()
 
+    def control(self, sequence: str) -> None:
+        """Write one escape sequence of ours (e.g. OSC 52 for the clipboard) to stdout, if it is a terminal."""
+        if self.is_terminal():
+            self.out.write(sequence)
+            self.out.flush()
+
     def show_cursor(self) -> None:
         """Show the cursor again if stdout is a terminal: Rich's Live hides it, and a stop cut short may not."""
         if self.is_terminal():
