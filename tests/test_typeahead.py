@@ -85,15 +85,15 @@ def test_queue_status_shows_the_queue_only_between_start_and_stop():
     assert shown == []
     status.start()
     keys.feed(b"draft")
-    status.update()  # the line being typed is not shown: only what is queued
+    status.update()  # the line being typed shows after the queue
     keys.feed(b"\ra much longer second line\r")
     status.update()
-    assert shown == ["queued: early", "queued: early · draf"]  # fitted to the width
+    assert shown == ["queued: early", "queued: early · typi", "queued: early · draf"]  # fitted to the width
     assert status.up_to_date()
     status.stop()
     keys.feed(b"late\r")
     status.update()
-    assert shown[-1] is None and len(shown) == 3
+    assert shown[-1] is None and len(shown) == 4
     assert not status.up_to_date()  # so the caller says so another way
 
 

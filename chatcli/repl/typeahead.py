@@ -222,7 +222,8 @@ def queued_text(queued: list[str]) -> str:
 
 
 class QueueStatus:
-    """The lines queued while an answer streams, shown with show(text) (None: nothing) as they are entered.
+    """The lines queued while an answer streams, and the line being typed, shown with show(text) (None:
+    nothing) as keys arrive.
 
     update() may be called from the reader thread; nothing is shown before start() nor after stop().
     """
@@ -231,6 +232,7 @@ class QueueStatus:
                  fit: Callable[[str], str] = lambda text: text) -> None:
         self.keys, self.show, self.fit = keys, show, fit
         self.shown: list[str] = []  # the queue as last shown
+        self._draft = ""  # the line being typed, as last shown
         self._on = False
         self._lock = threading.Lock()
 
@@ -247,7 +249,7 @@ class QueueStatus:
     def stop(self) -> None:
         """Show nothing from now on (the line shown is taken away)."""
         with self._lock:
-            if self._on and self.shown:
+            if self._on and (self.shown or self._draft):
                 self.show(None)
             self._on = False
 
@@ -256,10 +258,11 @@ class QueueStatus:
         return self.shown == self.keys.queued
 
     def _update(self) -> None:
-        queued = list(self.keys.queued)
-        if queued != self.shown:
-            self.show(self.fit(queued_text(queued)) if queued else None)
-            self.shown = queued
+        queued, draft = list(self.keys.queued), " ".join(self.keys.line.split())
+        if (queued, draft) != (self.shown, self._draft):
+            parts = ([queued_text(queued)] if queued else []) + ([f"typing: {draft}"] if draft else [])
+            self.show(self.fit(" · ".join(parts)) if parts else None)
+            self.shown, self._draft = queued, draft
 
 
 @contextlib.contextmanager
