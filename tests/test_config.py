@@ -552,3 +552,10 @@ def test_import_stays_light() -> None:
 ])
 def test_tools_table_is_checked(tmp_path: Path, text: str, needle: str) -> None:
     assert needle in load_error(tmp_path, text)
+
+
+def test_proxy_passwords_are_never_shown(tmp_path: Path) -> None:
+    path = write(tmp_path, '[providers.qwen]\nproxy = "http://bob:s3cret@proxy.example:8080"\n')
+    for argv in (["config", "show"], ["config", "get", "providers.qwen.proxy"], ["config", "get", "providers.qwen"]):
+        code, out, _ = invoke(*argv, "--config", str(path))
+        assert code == 0 and "s3cret" not in out and "***@proxy.example:8080" in out, argv

@@ -23,6 +23,7 @@ import pytest
 
 from chatcli.config.loading import build, toml_module
 from chatcli.config.model import ProviderConfig, WeatherSettings
+from chatcli.config.secrets import without_password
 from chatcli.errors import ConfigError
 from chatcli.providers import transport
 from tests.fakeserver import FakeServer, completions, dashscope_text, json_reply, zhipu_text
@@ -297,8 +298,8 @@ def test_proxy_for_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
     assert transport.proxy_for(provider(url), url) == (None, "NO_PROXY matches the host")
     other = "https://api.openai.com/v1"
     assert transport.proxy_for(provider(other), other) == ("http://p:3128", "HTTPS_PROXY")
-    assert transport.without_password("http://u:secret@p:1") == "http://***@p:1"
-    assert transport.without_password("http://p:1") == "http://p:1"
+    assert without_password("http://u:secret@p:1") == "http://***@p:1"
+    assert without_password("http://p:1") == "http://p:1"
 
 
 def test_weather_goes_through_its_proxy(server: FakeServer, proxy: RecordingProxy) -> None:

@@ -163,7 +163,8 @@ def _key_line(pcfg: ProviderConfig, report: Report) -> bool:
 
 def _network_lines(pcfg: ProviderConfig, report: Report) -> bool:
     """Route, DNS, TCP, TLS, HTTP and clock lines; whether the server answered HTTP."""
-    from chatcli.providers.transport import proxy_for, without_password
+    from chatcli.config.secrets import without_password
+    from chatcli.providers.transport import proxy_for
 
     url = urlsplit(pcfg.base_url or "")
     if url.scheme not in ("http", "https") or not url.hostname:

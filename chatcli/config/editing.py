@@ -12,6 +12,7 @@ from chatcli.config.lines import dotted, parse_key
 from chatcli.config.loading import build, expects_string, read_raw, toml_module
 from chatcli.config.model import Config
 from chatcli.config.presets import STARTER_CONFIG
+from chatcli.config.secrets import without_password
 from chatcli.errors import ConfigError
 
 _SECRET = r"(?i)key|token|secret|passw|auth|credential"
@@ -51,9 +52,10 @@ def mask_secret(value: str) -> str:
 
 
 def _masked(value: Any, secret: bool) -> Any:
-    """The value with every string under a secret-looking key masked."""
+    """The value with every string under a secret-looking key masked, and passwords out of proxy URLs."""
     if isinstance(value, dict):
-        return {k: _masked(v, looks_secret(k)) for k, v in value.items()}
+        return {k: without_password(v) if k == "proxy" and isinstance(v, str) else _masked(v, looks_secret(k))
+                for k, v in value.items()}
     if isinstance(value, list):
         return [_masked(v, secret) for v in value]
     return mask_secret(value) if secret and isinstance(value, str) else value
@@ -68,7 +70,11 @@ def _pruned(value: Any) -> Any:
 
 def shown_value(cfg: Config, key: str) -> Any:
     """The value `chat config get` prints: secrets masked as `config show` masks them, unset parts dropped."""
-    return _masked(_pruned(get_value(cfg, key)), looks_secret(split_key(key)[-1]))
+    last = split_key(key)[-1]
+    value = _pruned(get_value(cfg, key))
+    if last == "proxy" and isinstance(value, str):
+        return without_password(value)
+    return _masked(value, looks_secret(last))
 
 
 def effective_dict(cfg: Config, mask: bool = True) -> dict:

@@ -15,7 +15,7 @@ import os
 import platform
 import ssl
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     import httpx
@@ -131,11 +131,3 @@ def _bypassed(host: str, no_proxy: str) -> bool:
         if entry == "*" or (entry and (host.lower() == entry or host.lower().endswith("." + entry))):
             return True
     return False
-
-
-def without_password(url: str) -> str:
-    """A proxy URL fit to show: user:password@ becomes ***@."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
