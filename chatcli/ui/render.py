@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Protocol, TextIO
 
 from chatcli.core.messages import (
@@ -37,29 +38,31 @@ class Renderer(Protocol):
 def renderer_for(term: Terminal, *, mode: str = "auto", show_reasoning: bool = True,
                  hard_breaks: bool = True) -> Renderer:
     """The renderer for an answer on a terminal's streams."""
-    return make_renderer(term.out, term.err, mode=mode, show_reasoning=show_reasoning, hard_breaks=hard_breaks)
+    return make_renderer(term.out, term.err, mode=mode, show_reasoning=show_reasoning, hard_breaks=hard_breaks,
+                         environ=term.environ)
 
 
 def make_renderer(out: TextIO, err: TextIO, *, mode: str = "auto", show_reasoning: bool = True,
-                  hard_breaks: bool = True) -> Renderer:
+                  hard_breaks: bool = True, environ: Mapping[str, str] | None = None) -> Renderer:
     """The renderer for these streams: mode "auto" (markdown on a terminal, else raw), "raw" or "markdown".
 
     hard_breaks: a single newline in the text is a line break ([render] soft_breaks = "break").
     """
     if mode not in ("auto", "raw", "markdown"):
         raise ValueError(f"unknown render mode {mode!r}")
-    if mode == "raw" or (mode == "auto" and not is_terminal(out)):
-        return PlainRenderer(out, err)
-    return TerminalRenderer(out, err, show_reasoning=show_reasoning, hard_breaks=hard_breaks)
+    if mode == "raw" or (mode == "auto" and not is_terminal(out, environ)):
+        return PlainRenderer(out, err, environ=environ)
+    return TerminalRenderer(out, err, show_reasoning=show_reasoning, hard_breaks=hard_breaks, environ=environ)
 
 
 class PlainRenderer:
     """The model's text exactly as it streams (control sequences removed); decoration only on stderr."""
 
-    def __init__(self, out: TextIO, err: TextIO | None = None) -> None:
+    def __init__(self, out: TextIO, err: TextIO | None = None, *, environ: Mapping[str, str] | None = None) -> None:
+        self.environ = environ  # NO_COLOR, TERM (None: the process's)
         self.out = out
         self.err = err
-        self.progress = err is not None and is_terminal(err)
+        self.progress = err is not None and is_terminal(err, environ)
         self.text = Sanitizer()
         self.mid_line = False  # the text written so far does not end with a newline
 
@@ -72,18 +75,18 @@ class PlainRenderer:
         elif isinstance(event, ToolResult):
             self.line(tool_line(event))
         elif isinstance(event, Sources):
-            if self.progress and self.mid_line and is_terminal(self.out):  # --raw: one screen for both
+            if self.progress and self.mid_line and is_terminal(self.out, self.environ):  # --raw: one screen for both
                 self.out.write("\n")
                 self.mid_line = False
             for text in source_lines(event):
                 self.line(text)
         elif isinstance(event, Notice) and self.err is not None:
-            notice(event.text, self.err)
+            notice(event.text, self.err, environ=self.environ)
 
     def line(self, text: str) -> None:
         """Progress decoration: on stderr, and only when stderr is a terminal."""
         if self.progress:
-            notice(text, self.err, prefix="")  # type: ignore[arg-type]
+            notice(text, self.err, prefix="", environ=self.environ)  # type: ignore[arg-type]
 
     def close(self) -> None:
         self.out.write(self.text.flush())
@@ -112,13 +115,14 @@ class TerminalRenderer:
     """
 
     def __init__(self, out: TextIO, err: TextIO | None = None, *, show_reasoning: bool = True,
-                 hard_breaks: bool = True) -> None:
+                 hard_breaks: bool = True, environ: Mapping[str, str] | None = None) -> None:
         self.out = out
         self.hard_breaks = hard_breaks
-        self.live = is_terminal(out)
-        self.color = use_color(out)
+        self.environ = environ  # NO_COLOR, TERM (None: the process's)
+        self.live = is_terminal(out, environ)
+        self.color = use_color(out, environ)
         self.show_reasoning = show_reasoning and self.live
-        self.side = None if self.live else PlainRenderer(out, err)
+        self.side = None if self.live else PlainRenderer(out, err, environ=environ)
         self._md: Any = None
 
     def _view(self) -> Any:
@@ -162,7 +166,7 @@ class TerminalRenderer:
             text = strip_controls(text)
             if self.live:  # each line cut to the width, as MarkdownRenderer.line does
                 text = "\n".join(fit(part, width_of(self.out)) for part in text.split("\n"))
-            self.out.write(styled(text, self.out) + "\n")
+            self.out.write(styled(text, self.out, self.environ) + "\n")
             self.out.flush()
 
     def close(self) -> None:
