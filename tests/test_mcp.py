@@ -287,3 +287,42 @@ def test_sigterm_leaves_no_server_behind(mchat, server):
     while _alive(pid) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _alive(pid)
+
+
+def test_chat_tools_and_chat_mcp(chat, tmp_path):
+    text = chat.config.read_text() + "\n" + server_table("t", 'deny = ["crash"]') \
+        + server_table("bad", 'approve = "never"', "--fail-start") + '[mcp.servers.off]\ncommand = "x"\nenabled = false\n'
+    chat.config.write_text(text)
+    proc = chat.run("tools")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "get_current_weather" in out
+    assert "mcp t: connected, 8 tools (1 left out by allow/deny); approve = ask" in out
+    assert "    t__echo (~" in out and "tokens, asks first) — Say the text back." in out
+    assert "mcp bad: failed: Connection closed (cannot start: no database); approve = never" in out
+    assert "mcp off: disabled" in out
+    listed = chat.run("mcp", "list")
+    assert listed.stdout.splitlines()[0].startswith("t: not started; approve = ask;")
+    tested = chat.run("mcp", "test", "bad")
+    assert tested.returncode == 1 and "failed: Connection closed" in tested.stdout
+    assert chat.run("mcp", "test", "nope").returncode == 2
+
+
+def test_repl_tools_command(tmp_path):
+    from tests.repl_harness import ReplRig
+
+    path = tmp_path / "config.toml"
+    path.write_text(server_table("t", 'approve = "always"') + "\n[store]\nenabled = false\n")
+    rig = ReplRig(load_config(str(path)))
+    try:
+        rig.run("/tools", "/tools off t", "/tools off nope")
+        said = rig.said()
+        assert "tools on: get_current_time, get_current_weather" in said
+        assert "mcp t: connected, 9 tools; approve = always" in said
+        assert "tools of t off" in said
+        assert "no MCP server 'nope' (known: t)" in rig.err.getvalue()
+        rig.qwen.enqueue("hi")
+        rig.run("hello")
+        assert not any(t["function"]["name"].startswith("t__") for t in rig.qwen.requests[0].tools)
+    finally:
+        rig.close()
