@@ -326,3 +326,45 @@ def test_repl_tools_command(tmp_path):
         assert not any(t["function"]["name"].startswith("t__") for t in rig.qwen.requests[0].tools)
     finally:
         rig.close()
+
+
+def test_ask_on_a_terminal_asks_on_stderr(mchat, server):
+    import pexpect
+
+    server.queue(fs.dashscope_tool_calls([("c1", "t__echo", '{"text": "one"}'), ("c2", "t__odd", '{"when": "2"}')]),
+                 fs.dashscope_text(["fine"]))
+    child = pexpect.spawn(sys.executable, ["-m", "chatcli", "ask", "go"], env=mchat.env, encoding="utf-8",
+                          dimensions=(24, 120), timeout=20)
+    child.expect(r'allow the tool t/echo \{"text": "one"\}\?')
+    child.expect(r"\[y\]es / \[a\]lways this session / \[n\]o / \[t\]ell the model why: ")
+    child.send("y\r")
+    child.expect(r'allow the tool t/odd \{"when": "2"\}\?')
+    child.expect("why")
+    child.send("t\r")
+    child.expect("sent to the model")
+    child.send("not now\r")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, child.before
+    tools = [m for m in completions(server)[-1].json["messages"] if m["role"] == "tool"]
+    assert tools[0]["content"] == "one"
+    assert json.loads(tools[1]["content"]) == {"error": "the user refused this call: not now"}
+
+
+def test_repl_asks_in_the_terminal(mchat, server, term):
+    from tests.ptyharness import QWEN
+
+    tty = term()
+    tty.wait_prompt(QWEN)
+    server.queue(fs.dashscope_tool_calls([("c1", "t__echo", '{"text": "one"}')]), fs.dashscope_text(["first"]),
+                 fs.dashscope_tool_calls([("c2", "t__echo", '{"text": "two"}')]), fs.dashscope_text(["second"]))
+    tty.send("go\r")
+    tty.wait_text("[t]ell the model why:", timeout=30)
+    tty.send("a\r")
+    tty.wait_text("first")
+    tty.wait_for(lambda: tty.cursor_line() == QWEN, what="the prompt again")
+    tty.send("again\r")
+    tty.wait_text("second")
+    assert tty.count("allow the tool t/echo") == 1  # "always" for the session: not asked again
+    tools = [m for m in completions(server)[-1].json["messages"] if m["role"] == "tool"]
+    assert [t["content"] for t in tools] == ["one", "two"]
