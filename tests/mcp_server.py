@@ -1,6 +1,7 @@
 """A small stdio MCP server for the tests (FastMCP): echo, slow, failing, crashing, a long name, an odd schema.
 
-Run as `python tests/mcp_server.py [--fail-start] [--pidfile PATH]`.
+Run as `python tests/mcp_server.py [--fail-start] [--pidfile PATH] [--http PORT]` (--http: streamable HTTP
+on 127.0.0.1:PORT/mcp, needing the header `Authorization: Bearer test-token`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ if "--pidfile" in sys.argv:
     with open(sys.argv[sys.argv.index("--pidfile") + 1], "a") as f:
         f.write(f"{os.getpid()}\n")
 
-server = FastMCP("test")
+HTTP_PORT = int(sys.argv[sys.argv.index("--http") + 1]) if "--http" in sys.argv else 0
+server = FastMCP("test", host="127.0.0.1", port=HTTP_PORT or 8000, log_level="WARNING")
 
 
 @server.tool()
@@ -90,5 +92,23 @@ _tool.parameters = {
     "additionalProperties": False,
 }
 
+
+
+def _checked(app):  # type: ignore[no-untyped-def]
+    """The ASGI app, refusing requests without the expected bearer token."""
+    async def guarded(scope, receive, send):  # type: ignore[no-untyped-def]
+        if scope["type"] == "http" and (b"authorization", b"Bearer test-token") not in scope["headers"]:
+            await send({"type": "http.response.start", "status": 401, "headers": []})
+            await send({"type": "http.response.body", "body": b"no token"})
+            return
+        await app(scope, receive, send)
+    return guarded
+
+
 if __name__ == "__main__":
-    server.run("stdio")
+    if HTTP_PORT:
+        import uvicorn
+
+        uvicorn.run(_checked(server.streamable_http_app()), host="127.0.0.1", port=HTTP_PORT, log_level="warning")
+    else:
+        server.run("stdio")

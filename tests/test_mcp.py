@@ -368,3 +368,33 @@ def test_repl_asks_in_the_terminal(mchat, server, term):
     assert tty.count("allow the tool t/echo") == 1  # "always" for the session: not asked again
     tools = [m for m in completions(server)[-1].json["messages"] if m["role"] == "tool"]
     assert [t["content"] for t in tools] == ["one", "two"]
+
+
+def test_streamable_http_server_with_a_header_from_the_environment(tmp_path, monkeypatch):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, str(SERVER), "--http", str(port)], stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+        monkeypatch.setenv("MCP_TEST_TOKEN", "test-token")
+        table = (f'[mcp.servers.web]\nurl = "http://127.0.0.1:{port}/mcp"\napprove = "always"\n'
+                 'headers = { Authorization = "Bearer ${MCP_TEST_TOKEN}" }\n'
+                 f'[mcp.servers.nokey]\nurl = "http://127.0.0.1:{port}/mcp"\n'
+                 'headers = { Authorization = "Bearer ${MCP_NO_SUCH_VAR}" }\n')
+        session, fake, notices = make_session(tmp_path, table)
+        try:
+            assert turn(session, fake, ("1", "web__echo", '{"text": "over http"}'))["web__echo"].content == "over http"
+            assert notices == ["MCP server nokey is not available: ${MCP_NO_SUCH_VAR} is not set"]
+        finally:
+            session.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)
