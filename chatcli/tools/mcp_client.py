@@ -72,6 +72,7 @@ class _Server:
         self._stop: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._errlog: IO[str] | None = None
+        self._restarting: asyncio.Lock | None = None  # made on the loop: one restart for calls that race
 
     async def start(self) -> None:
         """Connect and list the tools; the status says how it went (never raises)."""
@@ -160,11 +161,13 @@ class _Server:
         return ""
 
     async def call(self, name: str, arguments: dict[str, Any]) -> Any:
-        if self.broken or self.session is None:
-            await self.stop()
-            await self.start()
-            if self.session is None:
-                raise ChatError(f"server {self.config.name} is not running: {self.status.reason}")
+        self._restarting = self._restarting or asyncio.Lock()
+        async with self._restarting:
+            if self.broken or self.session is None:
+                await self.stop()
+                await self.start()
+        if self.session is None:
+            raise ChatError(f"server {self.config.name} is not running: {self.status.reason}")
         try:
             return await self.session.call_tool(name, arguments,
                                                 read_timeout_seconds=timedelta(seconds=self.config.timeout))
