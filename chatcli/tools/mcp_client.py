@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import IO, Any, TextIO, cast
 
+from chatcli.config import secrets
 from chatcli.config.mcp import McpServerConfig, expand
 from chatcli.errors import ChatError
 from chatcli.tools.mcp_names import allowed, clean_schema, result_text, wire_name
@@ -114,6 +115,9 @@ class _Server:
             from mcp.client.streamable_http import streamablehttp_client
 
             headers = {k: expand(v, dict(os.environ)) for k, v in config.headers.items()}
+            for name, value in headers.items():  # a token from ${VAR} is hidden wherever it would show
+                if value != config.headers[name]:
+                    secrets.remember(value.split()[-1] if value.split() else value)
             return streamablehttp_client(config.url, headers=headers, timeout=config.timeout)
         from mcp import StdioServerParameters
         from mcp.client.stdio import stdio_client
