@@ -271,7 +271,8 @@ def test_ask_without_terminal_refuses_then_approve_runs(mchat, server):
     assert len(pids) == 2 and not any(_alive(p) for p in pids)  # no orphan server
 
 
-def test_sigterm_leaves_no_server_behind(mchat, server):
+@pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_leaves_no_server_behind(mchat, server, signum, code):
     server.queue(fs.dashscope_tool_calls([("c1", "t__slow", '{"seconds": 30}')]), fs.dashscope_text(["x"]))
     proc = subprocess.Popen([sys.executable, "-m", "chatcli", "ask", "--yes", "wait"], env=mchat.env,
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -279,9 +280,9 @@ def test_sigterm_leaves_no_server_behind(mchat, server):
     while time.monotonic() < deadline and not (mchat.pidfile.exists() and mchat.pidfile.read_text().strip()):
         time.sleep(0.1)
     time.sleep(1.0)  # the slow call is running
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signum)
     proc.wait(timeout=20)
-    assert proc.returncode == 143
+    assert proc.returncode == code
     pid = int(mchat.pidfile.read_text().split()[0])
     deadline = time.monotonic() + 5
     while _alive(pid) and time.monotonic() < deadline:

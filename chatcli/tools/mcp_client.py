@@ -127,8 +127,11 @@ class _Server:
         env[_KEEP] = ",".join(env)
         if self._errlog is None:
             self._errlog = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")  # noqa: SIM115
-        params = StdioServerParameters(command=sys.executable, args=["-c", _EXEC, config.command or "", *config.args],
-                                       env=env)
+        if os.name == "posix":  # exec replaces the process; on Windows it would not (the SDK's defaults pass too)
+            params = StdioServerParameters(command=sys.executable, env=env,
+                                           args=["-c", _EXEC, config.command or "", *config.args])
+        else:  # pragma: no cover
+            params = StdioServerParameters(command=config.command or "", args=config.args, env=env)
         return stdio_client(params, errlog=cast(TextIO, self._errlog))
 
     def _offer(self, listed: list[Any]) -> None:
