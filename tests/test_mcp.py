@@ -399,3 +399,19 @@ def test_streamable_http_server_with_a_header_from_the_environment(tmp_path, mon
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_too_many_tools_are_cut_with_one_notice(tmp_path, monkeypatch):
+    from chatcli.app import tool_host
+
+    monkeypatch.setattr(tool_host, "MAX_TOOLS", 5)
+    session, fake, notices = make_session(tmp_path, server_table(extra='approve = "always"'))
+    try:
+        fake.enqueue("a", "b")
+        list(session.send("hi"))
+        list(session.send("again"))
+        assert len(fake.requests[0].tools) == 5 and len(fake.requests[1].tools) == 5
+        assert notices == ["the MCP servers offer 9 tools; only the first 3 are offered (providers take at most 5): "
+                           "narrow them with allow/deny"]
+    finally:
+        session.close()

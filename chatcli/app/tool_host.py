@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 from chatcli.app.consent import Consent
 
+MAX_TOOLS = 128  # tools in one request: OpenAI's limit, and more than any model uses well
+
 if TYPE_CHECKING:
     from chatcli.config import Config
     from chatcli.tools.mcp_client import McpHub, ServerStatus
@@ -26,6 +28,7 @@ class ToolHost:
         self.consent = Consent(approve={s.name: s.approve for s in cfg.mcp.servers.values()})
         self.off: set[str] = set()  # servers turned off with /tools off NAME
         self._hub: McpHub | None = None
+        self._told_too_many = False
 
     def registry(self, model: str, wanted: bool | None) -> ToolRegistry | None:
         """The tools to offer with this model (starting the MCP servers the first time), or None."""
@@ -36,7 +39,13 @@ class ToolHost:
             return registry
         hub = self.hub()
         hub.start()
-        for tool in hub.tools(set(registry.tools), self.off):
+        offered = hub.tools(set(registry.tools), self.off)
+        room = MAX_TOOLS - len(registry.tools)
+        if len(offered) > room and not self._told_too_many:
+            self._told_too_many = True
+            self.notify(f"the MCP servers offer {len(offered)} tools; only the first {room} are offered "
+                        f"(providers take at most {MAX_TOOLS}): narrow them with allow/deny")
+        for tool in offered[:room]:
             registry.tools[tool.name] = tool
         registry.gate = self.consent.check
         return registry

@@ -31,6 +31,7 @@ from chatcli.tools.registry import Tool
 START_TIMEOUT = 30.0  # seconds for a server to start and list its tools
 GRACE = 5.0  # seconds the tool loop waits beyond a server's timeout, to hear the server's own error
 STOP_TIMEOUT = 5.0
+DESCRIPTION_MAX = 1024  # characters of a tool's description (OpenAI's limit; the rest costs tokens anyway)
 PASSED_ENV = ("PATH", "HOME", "LANG")  # all a stdio server gets from our environment, with its own env
 _KEEP = "CHATCLI_MCP_KEEP"
 # The SDK adds its default environment (SHELL, TERM, USER, ...) to the one given: this trampoline
@@ -138,8 +139,8 @@ class _Server:
         tools, hidden = [], 0
         for tool in listed:
             if allowed(tool.name, self.config.allow, self.config.deny):
-                tools.append(RemoteTool(tool.name, " ".join((tool.description or "").split()),
-                                        clean_schema(tool.inputSchema)))
+                described = " ".join((tool.description or "").split())[:DESCRIPTION_MAX]
+                tools.append(RemoteTool(tool.name, described, clean_schema(tool.inputSchema)))
             else:
                 hidden += 1
         self.status.tools, self.status.hidden = tools, hidden
