@@ -415,3 +415,15 @@ def test_too_many_tools_are_cut_with_one_notice(tmp_path, monkeypatch):
                            "narrow them with allow/deny"]
     finally:
         session.close()
+
+
+def test_the_schemas_come_out_of_the_context_budget(tmp_path):
+    session, fake, _ = make_session(tmp_path, server_table(extra='approve = "always"'))
+    try:
+        before = session.budget()
+        fake.enqueue("a")
+        list(session.send("hi"))
+        assert 50 < session.tool_host.schema_tokens < 1000
+        assert session.budget() == before - session.tool_host.schema_tokens
+    finally:
+        session.close()

@@ -118,8 +118,8 @@ class ChatSession:
         return self.tool_host.registry(self.model, self.tools_on)
 
     def budget(self) -> int:
-        """Tokens a request may carry."""
-        return budget(self.model, self.cfg.context.max_tokens)
+        """Tokens a request's messages may carry (less what the MCP tools' schemas take, once offered)."""
+        return max(1, budget(self.model, self.cfg.context.max_tokens) - self.tool_host.schema_tokens)
 
     def context_used(self) -> int:
         """Tokens the conversation takes now: the last reported figure, or the estimate if larger."""

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from chatcli.app.consent import Consent
+from chatcli.tools.mcp_names import schema_tokens
 
 MAX_TOOLS = 128  # tools in one request: OpenAI's limit, and more than any model uses well
 
@@ -29,12 +30,14 @@ class ToolHost:
         self.off: set[str] = set()  # servers turned off with /tools off NAME
         self._hub: McpHub | None = None
         self._told_too_many = False
+        self.schema_tokens = 0  # what the MCP tools offered last cost in every request (left out of the budget)
 
     def registry(self, model: str, wanted: bool | None) -> ToolRegistry | None:
         """The tools to offer with this model (starting the MCP servers the first time), or None."""
         from chatcli.tools.builtins import tools_for
 
         registry = tools_for(self.cfg.tools, model, wanted)
+        self.schema_tokens = 0
         if registry is None or not self.cfg.mcp.enabled():
             return registry
         hub = self.hub()
@@ -47,6 +50,7 @@ class ToolHost:
                         f"(providers take at most {MAX_TOOLS}): narrow them with allow/deny")
         for tool in offered[:room]:
             registry.tools[tool.name] = tool
+            self.schema_tokens += schema_tokens(tool.schema()["function"])
         registry.gate = self.consent.check
         return registry
 
