@@ -427,3 +427,18 @@ def test_the_schemas_come_out_of_the_context_budget(tmp_path):
         assert session.budget() == before - session.tool_host.schema_tokens
     finally:
         session.close()
+
+
+def test_an_error_answer_does_not_restart_the_server(tmp_path):
+    session, fake, _ = make_session(tmp_path, server_table(extra='approve = "always"'))
+    try:
+        server = session.tool_host.hub().servers["t"]
+        turn(session, fake, ("1", "t__echo", '{"text": "a"}'))
+        first = server.session
+        got = turn(session, fake, ("2", "t__echo", '{"text": 5}'))  # the registry refuses a wrong type itself
+        assert "must be of type string" in got["t__echo"].content
+        hub = session.tool_host.hub()
+        answer = hub._caller(server, "no_such_tool")()  # the server answers with an error
+        assert "error" in answer and not server.broken and server.session is first
+    finally:
+        session.close()

@@ -179,9 +179,10 @@ class _Server:
         try:
             return await self.session.call_tool(name, arguments,
                                                 read_timeout_seconds=timedelta(seconds=self.config.timeout))
-        except BaseException:
-            self.broken = True  # timed out or gone: stopped now, started again for the next call
-            asyncio.ensure_future(self.stop())
+        except BaseException as e:
+            if _connection_lost(e):  # timed out or gone: stopped now, started again for the next call
+                self.broken = True
+                asyncio.ensure_future(self.stop())
             raise
 
     async def stop(self) -> None:
@@ -191,6 +192,16 @@ class _Server:
         if task is not None:
             with contextlib.suppress(BaseException):
                 await asyncio.wait_for(task, STOP_TIMEOUT)
+
+
+def _connection_lost(e: BaseException) -> bool:
+    """Whether a failed call means the server is stuck or gone, not that it answered with an error."""
+    from mcp.shared.exceptions import McpError
+    from mcp.types import CONNECTION_CLOSED
+
+    if not isinstance(e, McpError):
+        return True
+    return e.error.code in (CONNECTION_CLOSED, 408)  # 408: the SDK's own read timeout
 
 
 async def _list_tools(session: Any) -> list[Any]:
