@@ -17,6 +17,7 @@ from chatcli.core.messages import Event, Notice, ReasoningDelta, TextDelta, Tool
 from chatcli.core.options import GenerationOptions
 from chatcli.errors import ChatError, ExitCode, Interrupted, Terminated
 from chatcli.jsontext import json_text
+from chatcli.ui.consent import terminal_asker
 from chatcli.ui.lines import stats_line
 from chatcli.ui.render import Notify, Renderer, renderer_for
 from chatcli.ui.terminal import Terminal
@@ -44,6 +45,8 @@ class AskOptions:
     images: list[str] = field(default_factory=list)  # paths or URLs (--image)
     videos: list[str] = field(default_factory=list)  # frames or directories of frames (--video)
     files: list[str] = field(default_factory=list)  # text files and documents (--file)
+    approve: list[str] = field(default_factory=list)  # MCP tools that need no asking (--approve GLOB)
+    yes: bool = False  # --yes: run every MCP tool call that would ask
 
 
 def run_ask(opts: AskOptions, term: Terminal | None = None) -> int:
@@ -68,6 +71,8 @@ def _run(opts: AskOptions, term: Terminal) -> int:
                               resume="" if opts.cont else None, save=opts.save, notify=notify, role=opts.role,
                               flags=opts.generation, tools=opts.tools, stream=opts.stream)
     try:
+        consent = session.tool_host.consent
+        consent.globs, consent.yes, consent.asker = opts.approve, opts.yes, terminal_asker(term)
         return _answer(session, opts, term, text, attached, piped, notify)
     finally:
         session.close()

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from chatcli.app.inputs import MAX_STDIN
 from chatcli.app.provider_state import reset_state, restore_state, save_state
 from chatcli.app.roles import apply_role, resumed_role, turn_meta
+from chatcli.app.tool_host import ToolHost
 from chatcli.config.prices import cost_of
 from chatcli.core.context import budget, estimate_messages
 from chatcli.core.conversation import Conversation, Turn, finish_notice
@@ -75,6 +76,7 @@ class ChatSession:
         self.role: Role | None = None  # chatcli.app.roles: set by apply_role
         self.stream = stream
         self.notify = notify or (lambda _message: None)
+        self.tool_host = ToolHost(cfg, self.notify)  # built-ins and MCP servers; consent (chatcli.app.consent)
         self.store = store or Store.disabled()
         self.conversation = Conversation(system)
         self.recorder = Recorder(self.store, lambda: (self.provider_name, self.model))
@@ -112,14 +114,12 @@ class ChatSession:
         return options
 
     def tools(self) -> ToolRegistry | None:
-        """The tools offered with this model, or None."""
-        from chatcli.tools.builtins import tools_for
-
-        return tools_for(self.cfg.tools, self.model, self.tools_on)
+        """The tools offered with this model (MCP servers start the first time), or None."""
+        return self.tool_host.registry(self.model, self.tools_on)
 
     def budget(self) -> int:
-        """Tokens a request may carry."""
-        return budget(self.model, self.cfg.context.max_tokens)
+        """Tokens a request's messages may carry (less what the MCP tools' schemas take, once offered)."""
+        return max(1, budget(self.model, self.cfg.context.max_tokens) - self.tool_host.schema_tokens)
 
     def context_used(self) -> int:
         """Tokens the conversation takes now: the last reported figure, or the estimate if larger."""
@@ -367,6 +367,7 @@ class ChatSession:
         return info
 
     def close(self) -> None:
+        self.tool_host.close()  # never raises
         self.store.close()
 
 

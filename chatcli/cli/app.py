@@ -169,10 +169,21 @@ def roles_cmd(config: str | None) -> None:
 @cli.command("tools", cls=_Summarized, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", metavar="PATH", help=flags.CONFIG_HELP, callback=flags._config_flag)
 def tools_cmd(config: str | None) -> None:
-    """List the local tools the model may call, with their parameters."""
+    """List the tools the model may call: the built-ins and each MCP server's, with their state."""
     from chatcli.cli.tools_cmd import print_tools
 
     print_tools(config)
+
+
+@cli.command("mcp", cls=_Summarized, context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("action", type=click.Choice(["list", "test"]))
+@click.argument("name", required=False)
+@click.option("--config", metavar="PATH", help=flags.CONFIG_HELP, callback=flags._config_flag)
+def mcp_cmd(action: str, name: str | None, config: str | None) -> int:
+    """List the MCP servers ([mcp.servers.NAME]), or start one and list its tools (test NAME)."""
+    from chatcli.cli.tools_cmd import mcp_command
+
+    return mcp_command(action, name, config)
 
 
 @cli.command("video", cls=_Summarized, context_settings={"help_option_names": ["-h", "--help"]})

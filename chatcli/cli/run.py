@@ -66,4 +66,6 @@ def ask(values: dict[str, Any], term: Terminal | None = None) -> int:
         images=list(values["image"]),
         videos=list(values["video"]),
         files=list(values["file"]),
+        approve=list(values["approve"]),
+        yes=values["yes"],
     ), term)

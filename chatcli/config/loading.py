@@ -14,6 +14,7 @@ from typing import Any
 from chatcli.config.limits import LIMITS as _OPTION_LIMITS
 from chatcli.config.limits import problem as _option_problem
 from chatcli.config.lines import dotted, find_line
+from chatcli.config.mcp import mcp_config
 from chatcli.config.model import (
     DEFAULT_TIMEOUT,
     Config,
@@ -103,6 +104,7 @@ TOP_KEYS: dict[str, Check] = {
     "render": _table,
     "prices": _table,  # model -> {input, output[, cached]} per million tokens, and currency
     "roles": _table,  # [roles.NAME]: a system prompt with its provider, model, options and persona
+    "mcp": _table,  # [mcp.servers.NAME] and mcp.import (chatcli.config.mcp)
 }
 PROVIDER_KEYS: dict[str, Check] = {
     "kind": _kind,
@@ -135,7 +137,7 @@ WEATHER_KEYS: dict[str, Check] = {"geocoding_url": _nonempty, "forecast_url": _n
                                   "proxy": _proxy}
 _REQUIRED = ("kind", "base_url", "model")
 _STRING_CHECKS = (_string, _nonempty, _proxy, _token)
-_TYPED_TABLES = ("default_provider", "providers", "tools", "store", "context", "render", "roles")
+_TYPED_TABLES = ("default_provider", "providers", "tools", "store", "context", "render", "roles", "mcp")
 
 
 def expects_string(parts: list[str]) -> bool:
@@ -229,8 +231,9 @@ def build(raw: dict, path: Path, text: str | None, exists: bool) -> Config:
     if wrong_price:
         raise fail(("prices", *wrong_price[0]), wrong_price[1])
     roles = _roles(raw.get("roles", {}), providers, fail)
+    mcp = mcp_config(raw.get("mcp", {}), path, fail)
     return Config(path=path, exists=exists, default_provider=default, providers=providers, tools=tools,
-                  store=store, roles=roles, **extras)
+                  store=store, roles=roles, mcp=mcp, **extras)
 
 
 def _providers(file_providers: dict, config_file: Path, fail: Fail) -> dict[str, ProviderConfig]:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from chatcli.config import secrets
 from chatcli.config.lines import dotted
+from chatcli.config.mcp import McpConfig
 from chatcli.config.roles import Role
 from chatcli.errors import AuthError, ConfigError
 
@@ -151,6 +152,7 @@ class Config:
     show_reasoning: bool = True  # show the model's reasoning (dim, folded to one line) in a terminal
     prices: dict = field(default_factory=dict)  # [prices]: model -> {input, output[, cached]}, currency
     roles: dict[str, Role] = field(default_factory=dict)  # [roles.NAME] over the built-in roles
+    mcp: McpConfig = field(default_factory=McpConfig)  # [mcp.servers.NAME]: tools from MCP servers
 
     def provider(self, name: str | None = None) -> ProviderConfig:
         """Return the named provider, or the default one."""

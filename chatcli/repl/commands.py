@@ -249,9 +249,11 @@ def _switch(repl: Repl, name: str, what: str, arg: str, apply: Callable[[bool], 
     repl.say(f"{what} {'on' if on else 'off'}")
 
 
-@command("/tools", "offer local tools to the model, or not", "on|off", choices=_on_off)
+@command("/tools", "show the tools; offer them (or one MCP server's) or not", "[on|off [SERVER]]", choices=_on_off)
 def _tools(repl: Repl, arg: str) -> None:
-    _switch(repl, "/tools", "tools", arg, lambda on: setattr(repl.session, "tools_on", on))
+    from chatcli.repl.toolcmd import tools_command
+
+    tools_command(repl, arg)
 
 
 @command("/think", "ask the model to reason first, or not", "on|off", choices=_on_off)

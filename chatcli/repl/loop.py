@@ -23,8 +23,9 @@ from chatcli.core.messages import Event, ReasoningDelta, TextDelta
 from chatcli.errors import ChatError, Terminated
 from chatcli.repl import commands, role_cmd, video_cmd  # noqa: F401 (role_cmd, video_cmd register /role, /video-gen)
 from chatcli.repl.completer import SlashCompleter
+from chatcli.repl.consent import repl_asker
 from chatcli.repl.keys import bindings
-from chatcli.repl.typeahead import QueueStatus, TypeAhead, queued_text, reading
+from chatcli.repl.typeahead import KeyReader, QueueStatus, TypeAhead, queued_text, reading
 from chatcli.store.store import ConversationInfo
 from chatcli.ui.cells import cells, fit
 from chatcli.ui.hints import retry_hint
@@ -53,6 +54,8 @@ class Repl:
         self._history = history
         self._warmed = False
         self.typeahead = TypeAhead()  # keys typed while an answer streamed: the next prompt's, queued lines
+        self.key_reader: KeyReader | None = None  # while an answer streams (a tool's question pauses it)
+        session.tool_host.consent.asker = repl_asker(self)
 
     # --- the loop ----------------------------------------------------------------------------
 
@@ -208,7 +211,8 @@ class Repl:
         first: float | None = None  # seconds to the first token
         failure: ChatError | KeyboardInterrupt | None = None
         route = self.notify if live and self.term.is_terminal(self.term.err) else None  # one screen
-        with self._reading_keys(queue.update if live else None):
+        with self._reading_keys(queue.update if live else None) as reader:
+            self.key_reader = reader if isinstance(reader, KeyReader) else None
             try:
                 if route is not None:
                     route.renderer = renderer
@@ -224,6 +228,7 @@ class Repl:
             except ChatError as e:
                 failure = e
             finally:
+                self.key_reader = None
                 if route is not None:
                     route.renderer = None
                 queue.stop()

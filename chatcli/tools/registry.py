@@ -18,6 +18,7 @@ from chatcli.core.messages import ToolCall, ToolResult
 
 _JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean"}
 _STEP = 0.1  # seconds between checks while tool calls run
+Gate = Callable[["Tool", ToolCall], "str | None"]  # why a call may not run, or None
 
 
 @dataclass
@@ -28,6 +29,9 @@ class Tool:
     description: str
     parameters: dict[str, Any]
     fn: Callable[..., Any]
+    server: str | None = None  # the MCP server it comes from; None: a built-in
+    remote_name: str | None = None  # its name on that server
+    timeout: float | None = None  # its own per-call limit, if longer than [tools] timeout
 
     def schema(self) -> dict[str, Any]:
         """The OpenAI-style `tools` entry."""
@@ -73,9 +77,10 @@ def _json_schema(hint: Any) -> dict[str, Any]:
 class ToolRegistry:
     """The tools offered to the model, and running the calls it makes."""
 
-    def __init__(self, tools: Iterable[Tool], timeout: float = 30.0) -> None:
+    def __init__(self, tools: Iterable[Tool], timeout: float = 30.0, gate: Gate | None = None) -> None:
         self.tools = {t.name: t for t in tools}
         self.timeout = timeout
+        self.gate = gate  # asked first, in this thread, whether each call may run (chatcli.app.consent)
 
     def schemas(self) -> list[dict[str, Any]]:
         return [t.schema() for t in self.tools.values()]
@@ -104,6 +109,12 @@ class ToolRegistry:
         abandoned, and cannot hold the process at exit as an executor's worker threads would (they
         are joined at interpreter shutdown).
         """
+        refused = {id(c): why for c in calls if (why := self._refusal(c)) is not None}
+        for call in calls:
+            if id(call) in refused:
+                yield ToolResult(call, _error(refused[id(call)]), False, 0.0)
+        calls = [c for c in calls if id(c) not in refused]
+        timeout = max([self.timeout, *(t.timeout for c in calls if (t := self.tools.get(c.name)) and t.timeout)])
         finished: queue.SimpleQueue[ToolResult] = queue.SimpleQueue()
         started = time.monotonic()
         for call in calls:
@@ -111,10 +122,10 @@ class ToolRegistry:
                              daemon=True).start()
         pending = list(calls)
         while pending:
-            left = self.timeout - (time.monotonic() - started)
+            left = timeout - (time.monotonic() - started)
             if left <= 0:
                 for call in pending:
-                    yield ToolResult(call, _error(f"{call.name} timed out after {self.timeout:g} s"), False,
+                    yield ToolResult(call, _error(f"{call.name} timed out after {timeout:g} s"), False,
                                      time.monotonic() - started)
                 return
             try:  # short steps: a Ctrl-C just before a long blocking wait would wait with it
@@ -123,6 +134,10 @@ class ToolRegistry:
                 continue
             pending = [c for c in pending if c is not result.call]
             yield result
+
+    def _refusal(self, call: ToolCall) -> str | None:
+        tool = self.tools.get(call.name)
+        return self.gate(tool, call) if tool is not None and self.gate is not None else None
 
     def _timed(self, call: ToolCall) -> ToolResult:
         start = time.monotonic()
@@ -138,8 +153,8 @@ def _arguments(tool: Tool, raw: str) -> dict[str, Any]:
         raise ValueError(f"arguments are not valid JSON ({e}): {raw[:200]}") from None
     if not isinstance(args, dict):
         raise ValueError("arguments must be a JSON object")
-    props = tool.parameters["properties"]
-    for name in tool.parameters["required"]:
+    props = tool.parameters.get("properties") or {}
+    for name in tool.parameters.get("required") or []:
         if name not in args:
             raise ValueError(f"missing required argument {name!r}")
     checked = {}
@@ -147,7 +162,10 @@ def _arguments(tool: Tool, raw: str) -> dict[str, Any]:
         if name not in props:
             continue  # models sometimes add arguments; ignoring them beats failing the call
         prop = props[name]
-        if "enum" in prop and value not in prop["enum"]:
+        if not isinstance(prop, dict):
+            checked[name] = value
+            continue
+        if isinstance(prop.get("enum"), list) and value not in prop["enum"]:
             raise ValueError(f"argument {name!r} must be one of {prop['enum']}, not {value!r}")
         if value is not None and not _is_type(value, prop.get("type")):
             raise ValueError(f"argument {name!r} must be of type {prop.get('type')}, not {type(value).__name__}")
@@ -161,7 +179,9 @@ _PY_TYPES: dict[str, type | tuple[type, ...]] = {
 
 
 def _is_type(value: Any, json_type: str | None) -> bool:
-    expected = _PY_TYPES.get(json_type or "")
+    if not isinstance(json_type, str):  # e.g. ["string", "null"]: left to the tool to check
+        return True
+    expected = _PY_TYPES.get(json_type)
     if expected is None:
         return True
     if json_type in ("integer", "number") and isinstance(value, bool):
