@@ -21,7 +21,7 @@ def names(command: click.Command) -> set[str]:
 
 
 def test_session_and_ask_share_every_common_flag():
-    shared = {opt for p in [*flags.CHOICE, *flags.GENERATION] for opt in (*p.opts, *p.secondary_opts)}
+    shared = {opt for p in [*flags.CHOICE, *flags.GENERATION, *flags.CONSENT] for opt in (*p.opts, *p.secondary_opts)}
     session, ask = cli.commands[SESSION_COMMAND], cli.commands["ask"]
     assert shared <= names(session) and shared <= names(ask)
     assert names(session) - shared == {"--resume"}

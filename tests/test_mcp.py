@@ -271,6 +271,14 @@ def test_ask_without_terminal_refuses_then_approve_runs(mchat, server):
     assert len(pids) == 2 and not any(_alive(p) for p in pids)  # no orphan server
 
 
+def test_bare_chat_with_piped_input_takes_approve_too(mchat, server):
+    server.queue(fs.dashscope_tool_calls([("c1", "t__echo", '{"text": "hi"}')]), fs.dashscope_text(["said"]))
+    proc = mchat.run("--approve", "t/echo", input="say hi")  # `echo ... | chat --approve ...`
+    assert proc.returncode == 0, proc.stderr
+    tool_msg = [m for m in completions(server)[-1].json["messages"] if m["role"] == "tool"][-1]
+    assert tool_msg["content"] == "hi" and proc.stdout == "said\n"
+
+
 @pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_a_signal_leaves_no_server_behind(mchat, server, signum, code):
     server.queue(fs.dashscope_tool_calls([("c1", "t__slow", '{"seconds": 30}')]), fs.dashscope_text(["x"]))

@@ -141,10 +141,10 @@ def _ask(**values: Any) -> int:
 
 
 cli.add_command(click.Command(SESSION_COMMAND, callback=_session, hidden=True, help=HELP,
-                              params=[*flags.CHOICE, *flags.GENERATION, *flags.SESSION],
+                              params=[*flags.CHOICE, *flags.GENERATION, *flags.CONSENT, *flags.SESSION],
                               context_settings={"help_option_names": ["-h", "--help"]}))
 cli.add_command(click.Command("ask", callback=_ask, help=_ask.__doc__, short_help=summary(_ask.__doc__),
-                              params=[*flags.ASK[:1], *flags.CHOICE, *flags.ASK[1:], *flags.GENERATION],
+                              params=[*flags.ASK[:1], *flags.CHOICE, *flags.ASK[1:], *flags.CONSENT, *flags.GENERATION],
                               context_settings={"help_option_names": ["-h", "--help"]}))
 
 

@@ -96,6 +96,13 @@ GENERATION = [
     _option("--think/--no-think", default=None, help="Ask the model to reason first, or not."),
 ]
 
+# Both: which MCP tool calls may run without asking (chatcli.app.consent).
+CONSENT = [
+    _option("--approve", metavar="TOOL_GLOB", multiple=True,
+            help="Run these MCP tools without asking (repeatable): server__tool or server/tool names, globs."),
+    _option("--yes", is_flag=True, help="Run every MCP tool call without asking (approve = \"never\" still refuses)."),
+]
+
 # The interactive session only.
 SESSION = [
     click.Argument(["words"], nargs=-1),  # a bare word is no command: said so in start_session
@@ -108,9 +115,6 @@ ASK = [
     _option("--json", "as_json", is_flag=True, help="Print one JSON object with the whole result."),
     _option("--no-stream", is_flag=True, help="Wait for the whole answer instead of streaming."),
     _option("--no-tools", is_flag=True, help="Offer the model no local tools."),
-    _option("--approve", metavar="TOOL_GLOB", multiple=True,
-            help="Run these MCP tools without asking (repeatable): server__tool or server/tool names, globs."),
-    _option("--yes", is_flag=True, help="Run every MCP tool call without asking (approve = \"never\" still refuses)."),
     _option("--raw", is_flag=True, help="Print the answer's text as it arrives, even on a terminal."),
     _option("--markdown", is_flag=True, help="Render the answer as markdown, even to a pipe."),
     _option("--json-object", is_flag=True, help="Ask for a JSON object; fail if the answer does not parse."),

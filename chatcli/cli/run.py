@@ -23,7 +23,8 @@ def start_session(values: dict[str, Any], term: Terminal | None = None) -> int:
 
         return run_ask(AskOptions(prompt="", provider=values.get("provider"), model=values.get("model"),
                                   system=values.get("system"), config=values.get("config"),
-                                  role=values.get("role"),
+                                  role=values.get("role"), approve=list(values.get("approve") or []),
+                                  yes=bool(values.get("yes")),
                                   cont=bool(values.get("cont")), save=not values.get("no_save"),
                                   generation=generation), term)
     from chatcli.app.session import open_session
@@ -37,6 +38,8 @@ def start_session(values: dict[str, Any], term: Terminal | None = None) -> int:
                                  model=values.get("model"), system=values.get("system"), resume=resume,
                                  role=values.get("role"), save=not values.get("no_save"), notify=notify,
                                  flags=generation)
+    consent = session.tool_host.consent  # --approve / --yes: these calls need no question in the session either
+    consent.globs, consent.yes = list(values.get("approve") or []), bool(values.get("yes"))
     try:
         return run_repl(session, info, term, notify)
     finally:
