@@ -9,12 +9,13 @@ turn's events; front ends only read input, render the events and pick exit codes
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from chatcli.app.inputs import MAX_STDIN
 from chatcli.app.provider_state import reset_state, restore_state, save_state
 from chatcli.app.roles import apply_role, resumed_role, turn_meta
+from chatcli.app.tally import Tally
 from chatcli.app.tool_host import ToolHost
 from chatcli.config.prices import cost_of
 from chatcli.core.context import budget, estimate_messages
@@ -33,22 +34,6 @@ if TYPE_CHECKING:
     from chatcli.tools.registry import ToolRegistry
 
 Content = str | list[dict[str, Any]]
-
-
-@dataclass
-class Tally:
-    """Requests, tokens and cost added up over some turns."""
-
-    requests: int = 0
-    usage: Usage = field(default_factory=Usage)
-    cost: float | None = None  # of the answers whose model has a price in [prices]; None: none had
-
-    def add(self, requests: int, usage: Usage | None, cost: float | None) -> None:
-        self.requests += requests
-        if usage is not None:
-            self.usage = self.usage + usage
-        if cost is not None:
-            self.cost = (self.cost or 0.0) + cost
 
 
 @dataclass

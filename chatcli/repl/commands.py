@@ -18,7 +18,7 @@ from chatcli.store.export import stamp
 from chatcli.ui.sanitize import strip_controls, visible
 
 if TYPE_CHECKING:
-    from chatcli.app.session import Tally
+    from chatcli.app.tally import Tally
     from chatcli.repl.loop import Repl
 
 Handler = Callable[["Repl", str], "bool | None"]
