@@ -12,7 +12,8 @@ import termios
 import pytest
 
 from chatcli.app import ask
-from chatcli.app.ask import AskOptions, Stopwatch, run_ask
+from chatcli.app.ask import AskOptions, run_ask
+from chatcli.app.tally import Stopwatch
 from chatcli.core.messages import ReasoningDelta, TextDelta, ToolCall, ToolResult, Usage
 from chatcli.errors import NetworkError
 from chatcli.ui.cells import cells, fit, wrap

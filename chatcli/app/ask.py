@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from chatcli.app.inputs import MAX_STDIN, compose_message, read_stdin, stdin_has_data
 from chatcli.app.session import ChatSession, open_session
 from chatcli.app.signals import reason, terminating
+from chatcli.app.tally import Stopwatch
 from chatcli.config.prices import money, usage_line
 from chatcli.core.conversation import Turn
-from chatcli.core.messages import Event, Notice, ReasoningDelta, TextDelta, ToolCall
+from chatcli.core.messages import Notice, ToolCall
 from chatcli.core.options import GenerationOptions
 from chatcli.errors import ChatError, ExitCode, Interrupted, Terminated
 from chatcli.jsontext import json_text
@@ -137,24 +136,6 @@ def _answer(session: ChatSession, opts: AskOptions, term: Terminal, text: str, a
     if failure is not None:
         raise failure  # the CLI's boundary prints it and picks the exit code
     return code
-
-
-class Stopwatch:
-    """The time of one answer and of its first token (text or reasoning)."""
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self.clock = clock
-        self.started = clock()
-        self.first_token: float | None = None  # seconds from the start to the first token
-
-    def see(self, event: Event) -> None:
-        """Note the first token's time."""
-        if self.first_token is None and isinstance(event, (TextDelta, ReasoningDelta)) and event.text:
-            self.first_token = self.clock() - self.started
-
-    def seconds(self) -> float:
-        """Seconds since the start."""
-        return self.clock() - self.started
 
 
 def _finish(renderer: Renderer) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import importlib
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -18,8 +17,9 @@ from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from chatcli.app import signals
 from chatcli.app.attachments import Attachment
 from chatcli.app.session import ChatSession, Content
+from chatcli.app.tally import Stopwatch
 from chatcli.config.prices import money
-from chatcli.core.messages import Event, ReasoningDelta, TextDelta
+from chatcli.core.messages import Event
 from chatcli.errors import ChatError, Terminated
 from chatcli.repl import commands, role_cmd, video_cmd  # noqa: F401 (role_cmd, video_cmd register /role, /video-gen)
 from chatcli.repl.completer import SlashCompleter
@@ -207,8 +207,7 @@ class Repl:
         renderer = renderer_for(self.term, show_reasoning=s.cfg.show_reasoning, hard_breaks=s.cfg.render.hard_breaks)
         live = self.term.is_terminal()  # where renderer.status shows
         queue = QueueStatus(self.typeahead, renderer.status, lambda text: fit(text, self.term.width() - 1))
-        started = time.monotonic()
-        first: float | None = None  # seconds to the first token
+        clock = Stopwatch()
         failure: ChatError | KeyboardInterrupt | None = None
         route = self.notify if live and self.term.is_terminal(self.term.err) else None  # one screen
         with self._reading_keys(queue.update if live else None) as reader:
@@ -220,8 +219,7 @@ class Repl:
                 if live:
                     queue.start()
                 for event in start():
-                    if first is None and isinstance(event, (TextDelta, ReasoningDelta)):
-                        first = time.monotonic() - started
+                    clock.see(event)
                     renderer.handle(event)
             except KeyboardInterrupt as e:
                 failure = e
@@ -234,7 +232,7 @@ class Repl:
                 queue.stop()
                 renderer.close()
                 renderer.end_line()
-        self._outcome(renderer, failure, time.monotonic() - started, first, live and queue.up_to_date())
+        self._outcome(renderer, failure, clock.seconds(), clock.first_token, live and queue.up_to_date())
 
     def _outcome(self, renderer: Renderer, failure: BaseException | None, seconds: float,
                  first: float | None, queue_shown: bool) -> None:
